@@ -1,0 +1,299 @@
+//! The engine: one event loop per thread, shared by the C face
+//! (`ivykis-c`) and the Rust face (the rest of this crate).
+//!
+//! This module is public only so that the C face can reach it; it is not part
+//! of the crate's stable API. See `docs/ARCHITECTURE.md`.
+//!
+//! Every thread's loop lives in a heap-allocated `RefCell<Loop>` reached
+//! through a `const` thread-local pointer, so [`inited`] is one TLS load.
+//! Engine functions borrow the loop only for the duration of one table
+//! operation and never across a callback: dispatch copies the callback out,
+//! drops the borrow, then calls it. A re-entrancy bug therefore shows up as
+//! a `RefCell` panic, never as aliasing.
+
+pub mod callback;
+pub mod fatal;
+pub mod fd;
+pub mod slab;
+pub mod task;
+pub mod time;
+pub mod timer;
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::sys::{self, Event, Method, Poller};
+use fd::{FdTable, Lookup};
+use task::TaskQueue;
+use timer::TimerQueue;
+
+/// One thread's loop state.
+pub struct Loop {
+    /// The poll backend.
+    pub poller: Box<dyn Poller>,
+    /// Registered descriptors.
+    pub fds: FdTable,
+    /// Registered timers.
+    pub timers: TimerQueue,
+    /// Registered tasks.
+    pub tasks: TaskQueue,
+    /// Objects that keep `run` going besides fds, timers and tasks (events,
+    /// signals, child waits, worker pools, child threads).
+    pub refs: usize,
+    quit: bool,
+    /// The wait's output, kept to reuse its capacity.
+    events: Vec<Event>,
+}
+
+impl Loop {
+    /// Number of registered objects of every kind.
+    pub fn registered(&self) -> usize {
+        self.fds.len() + self.timers.len() + self.tasks.len() + self.refs
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<*const RefCell<Loop>> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Why [`init`] failed.
+#[derive(Debug)]
+pub enum InitError {
+    /// This thread already has a loop.
+    AlreadyInitialized,
+    /// The poll backend could not be opened.
+    Io(io::Error),
+}
+
+static METHOD: OnceLock<Method> = OnceLock::new();
+
+/// Whether the calling thread has a loop.
+#[inline]
+pub fn inited() -> bool {
+    !CURRENT.with(Cell::get).is_null()
+}
+
+/// Runs `f` on this thread's loop, or returns `None` without one.
+#[inline]
+pub fn try_with<R>(f: impl FnOnce(&mut Loop) -> R) -> Option<R> {
+    let ptr = CURRENT.with(Cell::get);
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null CURRENT points at the `RefCell<Loop>` that `init`
+    // leaked from a `Box` for this thread; only `deinit`, on this same thread,
+    // frees it, after nulling CURRENT. So the pointee is alive here, and the
+    // RefCell guards against overlapping borrows.
+    let cell = unsafe { &*ptr };
+    Some(f(&mut cell.borrow_mut()))
+}
+
+/// Runs `f` on this thread's loop; fatal without one (`what` names the
+/// caller).
+#[inline]
+pub fn with<R>(what: &str, f: impl FnOnce(&mut Loop) -> R) -> R {
+    match try_with(f) {
+        Some(r) => r,
+        None => crate::fatal!("{what}: called in a thread without an event loop (call iv_init first)"),
+    }
+}
+
+/// Process-wide set-up of the first `init` (SPEC 1).
+fn process_setup() -> Method {
+    // SAFETY: setting the disposition of SIGPIPE/SIGURG to "ignore" is a
+    // plain, always-valid signal() call.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::signal(libc::SIGURG, libc::SIG_IGN);
+    }
+    raise_fd_limit();
+    let candidates = sys::candidate_methods();
+    for m in &candidates {
+        if m.open().is_ok() {
+            return *m;
+        }
+    }
+    crate::fatal!(
+        "iv_init: no usable poll method (IV_EXCLUDE_POLL_METHOD={:?})",
+        std::env::var("IV_EXCLUDE_POLL_METHOD").unwrap_or_default()
+    )
+}
+
+const NOFILE_TARGET: u64 = 131072;
+
+/// Raises the soft RLIMIT_NOFILE: as root towards 131072, halving the goal
+/// until the kernel accepts it; otherwise up to the hard limit, capped at
+/// 131072.
+fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let cur = getrlimit(Resource::Nofile);
+    let soft = cur.current.unwrap_or(u64::MAX);
+    if soft >= NOFILE_TARGET {
+        return;
+    }
+    if rustix::process::geteuid().is_root() {
+        let mut goal = NOFILE_TARGET;
+        while goal > soft {
+            let hard = cur.maximum.map(|h| h.max(goal));
+            let new = Rlimit {
+                current: Some(goal),
+                maximum: hard,
+            };
+            if setrlimit(Resource::Nofile, new).is_ok() {
+                return;
+            }
+            goal /= 2;
+        }
+    } else {
+        let goal = cur.maximum.unwrap_or(u64::MAX).min(NOFILE_TARGET);
+        if goal > soft {
+            let _ = setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(goal),
+                    maximum: cur.maximum,
+                },
+            );
+        }
+    }
+}
+
+/// The process-wide poll method, chosen by the first [`init`].
+pub fn method() -> Option<Method> {
+    METHOD.get().copied()
+}
+
+/// Creates the calling thread's loop.
+pub fn init() -> Result<(), InitError> {
+    if inited() {
+        return Err(InitError::AlreadyInitialized);
+    }
+    let method = *METHOD.get_or_init(process_setup);
+    let poller = method.open().map_err(InitError::Io)?;
+    let state = Box::new(RefCell::new(Loop {
+        poller,
+        fds: FdTable::default(),
+        timers: TimerQueue::default(),
+        tasks: TaskQueue::default(),
+        refs: 0,
+        quit: false,
+        events: Vec::new(),
+    }));
+    CURRENT.with(|c| c.set(Box::into_raw(state)));
+    time::invalidate();
+    Ok(())
+}
+
+/// Frees the calling thread's loop and every registration in it. `false` if
+/// the thread has none.
+pub fn deinit() -> bool {
+    let ptr = CURRENT.with(|c| c.replace(std::ptr::null()));
+    if ptr.is_null() {
+        return false;
+    }
+    // SAFETY: `ptr` came from `Box::into_raw` in `init` and CURRENT no longer
+    // holds it, so this is the only owner; no borrow of it is live because
+    // engine functions never keep one across a call out of the engine.
+    let state = unsafe { Box::from_raw(ptr as *mut RefCell<Loop>) };
+    let mut state = state.into_inner();
+    state.fds.clear();
+    state.timers.clear();
+    state.tasks.clear();
+    true
+}
+
+/// Asks the running loop of this thread to return (SPEC 1).
+pub fn quit() {
+    with("iv_quit", |l| l.quit = true);
+}
+
+/// Runs the calling thread's loop until [`quit`] or until nothing is
+/// registered (SPEC 1, one iteration per turn of the `loop`).
+pub fn run() {
+    with("iv_main", |l| l.quit = false);
+    // The cache may be arbitrarily old (iv_now read long before iv_main).
+    time::invalidate();
+    loop {
+        time::validate();
+        run_timers();
+        run_tasks();
+        let Some(mut events) = wait() else {
+            return;
+        };
+        time::invalidate();
+        dispatch_fds(&events);
+        events.clear();
+        try_with(|l| {
+            if l.events.capacity() < events.capacity() {
+                l.events = events;
+            }
+        });
+    }
+}
+
+fn run_timers() {
+    let now = time::cached();
+    let mark = with("iv_main", |l| l.timers.seq_mark());
+    while let Some(callback) = with("iv_main", |l| l.timers.pop_due(now, mark)) {
+        callback.call(());
+    }
+}
+
+fn run_tasks() {
+    let round = with("iv_main", |l| l.tasks.begin_round());
+    while let Some(callback) = with("iv_main", |l| l.tasks.pop()) {
+        callback.call(round);
+    }
+    try_with(|l| l.tasks.end_round());
+}
+
+/// Steps 3 and 4 of an iteration: return `None` if the loop should stop,
+/// else flush interest changes, wait, and return the ready events.
+fn wait() -> Option<Vec<Event>> {
+    with("iv_main", |l| {
+        if l.quit || l.registered() == 0 {
+            return None;
+        }
+        let timeout = if l.tasks.len() > 0 {
+            Some(Duration::ZERO)
+        } else {
+            l.timers
+                .next_expiry()
+                .map(|t| t.saturating_duration_since(time::cached()))
+        };
+        if let Err((fd, e)) = l.fds.flush(&mut *l.poller) {
+            crate::fatal!("iv_fd_register: the kernel refused to poll fd {fd}: {e}");
+        }
+        let mut events = std::mem::take(&mut l.events);
+        if let Err(e) = l.poller.wait(timeout, &mut events) {
+            crate::fatal!("iv_main: {} wait failed: {e}", l.poller.name());
+        }
+        Some(events)
+    })
+}
+
+fn dispatch_fds(events: &[Event]) {
+    for event in events {
+        let Some((key, ready)) = fd::decode(event) else {
+            continue;
+        };
+        for band in fd::DISPATCH_ORDER {
+            if !ready.contains(band) {
+                continue;
+            }
+            let lookup = try_with(|l| l.fds.callback_for(&mut *l.poller, key, band));
+            match lookup {
+                Some(Lookup::Call(callback)) => callback.call(band),
+                Some(Lookup::Skip) => {}
+                Some(Lookup::Gone) | None => break,
+            }
+        }
+    }
+}
+
+/// The name of the poll method in use (`iv_poll_method_name`).
+pub fn poll_method_name() -> Option<&'static str> {
+    try_with(|l| l.poller.name()).or_else(|| method().map(Method::name))
+}

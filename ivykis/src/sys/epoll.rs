@@ -1,0 +1,202 @@
+//! The "epoll" method: level-triggered epoll, waiting with `epoll_pwait2`
+//! (nanosecond timeouts) where the kernel has it and `epoll_wait` otherwise.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::{cvt, timeout_ms, timeout_timespec, Bands, Event, Poller, Token};
+
+/// Cleared, process-wide, the first time `epoll_pwait2` answers ENOSYS (old
+/// kernel) or EPERM (a seccomp filter that does not know it).
+static PWAIT2_WORKS: AtomicBool = AtomicBool::new(true);
+
+const INITIAL_EVENTS: usize = 64;
+const MAX_EVENTS: usize = 4096;
+
+pub struct Epoll {
+    epfd: OwnedFd,
+    events: Vec<libc::epoll_event>,
+    /// `owner[fd]` is the token whose registration the kernel holds for
+    /// descriptor number `fd` (0: none). A program may close a registered
+    /// descriptor, get the same number back from `open` and register it
+    /// again before unregistering the first `iv_fd`; removing the first must
+    /// then leave the second alone.
+    owner: Vec<Token>,
+}
+
+impl Epoll {
+    pub fn new() -> io::Result<Epoll> {
+        // SAFETY: plain syscall without pointers.
+        let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        Ok(Epoll {
+            // SAFETY: `fd` was just returned by epoll_create1 and is owned by nobody else.
+            epfd: unsafe { OwnedFd::from_raw_fd(fd) },
+            events: Vec::with_capacity(INITIAL_EVENTS),
+            owner: Vec::new(),
+        })
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, token: Token, bands: Bands) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: epoll_mask(bands),
+            u64: token,
+        };
+        // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), op, fd, &mut ev) }).map(drop)
+    }
+
+    fn set_owner(&mut self, fd: RawFd, token: Token) {
+        let i = fd as usize;
+        if i >= self.owner.len() {
+            self.owner.resize((i + 1).next_power_of_two(), 0);
+        }
+        self.owner[i] = token;
+    }
+
+    fn wait_pwait2(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        let ts = timeout_timespec(timeout);
+        let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: the buffer has `capacity` writable epoll_events; the
+        // timespec (or null) and the null sigmask are valid for the call. The
+        // raw syscall avoids depending on the C library's wrapper.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_epoll_pwait2,
+                self.epfd.as_raw_fd(),
+                self.events.as_mut_ptr(),
+                self.events.capacity() as libc::c_int,
+                ts_ptr,
+                std::ptr::null::<libc::sigset_t>(),
+                0usize,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    fn wait_classic(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        // SAFETY: the buffer has `capacity` writable epoll_events.
+        let n = cvt(unsafe {
+            libc::epoll_wait(
+                self.epfd.as_raw_fd(),
+                self.events.as_mut_ptr(),
+                self.events.capacity() as libc::c_int,
+                timeout_ms(timeout),
+            )
+        })?;
+        Ok(n as usize)
+    }
+}
+
+fn epoll_mask(bands: Bands) -> u32 {
+    let mut mask = 0;
+    if bands.contains(Bands::IN) {
+        mask |= libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP;
+    }
+    if bands.contains(Bands::OUT) {
+        mask |= libc::EPOLLOUT;
+    }
+    // EPOLLERR and EPOLLHUP are always reported; nothing to ask for ERR.
+    mask as u32
+}
+
+fn ready_bands(mask: u32) -> Bands {
+    let mask = mask as libc::c_int;
+    if mask & (libc::EPOLLERR | libc::EPOLLHUP) != 0 {
+        return Bands::ALL;
+    }
+    Bands::when(
+        mask & (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP) != 0,
+        Bands::IN,
+    )
+    .with(Bands::when(mask & libc::EPOLLOUT != 0, Bands::OUT))
+}
+
+impl Poller for Epoll {
+    fn name(&self) -> &'static str {
+        "epoll"
+    }
+
+    fn set_interest(&mut self, fd: RawFd, token: Token, known: bool, bands: Bands) -> io::Result<()> {
+        if known {
+            return self.ctl(libc::EPOLL_CTL_MOD, fd, token, bands);
+        }
+        match self.ctl(libc::EPOLL_CTL_ADD, fd, token, bands) {
+            // The same open file under the same number is still in the set:
+            // its earlier registration was closed behind our back while a
+            // duplicate kept it alive. The new registration takes it over.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                self.ctl(libc::EPOLL_CTL_MOD, fd, token, bands)?
+            }
+            other => other?,
+        }
+        self.set_owner(fd, token);
+        Ok(())
+    }
+
+    fn remove(&mut self, fd: RawFd, token: Token) {
+        let Some(owner) = self.owner.get_mut(fd as usize) else {
+            return;
+        };
+        if *owner != token {
+            return;
+        }
+        *owner = 0;
+        // Failure means the descriptor is already closed (EBADF) or its file
+        // left the set when it was closed (ENOENT): nothing left to remove.
+        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, token, Bands::NONE);
+    }
+
+    fn wait(&mut self, timeout: Option<Duration>, events: &mut Vec<Event>) -> io::Result<()> {
+        let result = if PWAIT2_WORKS.load(Ordering::Relaxed) {
+            match self.wait_pwait2(timeout) {
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {
+                    PWAIT2_WORKS.store(false, Ordering::Relaxed);
+                    self.wait_classic(timeout)
+                }
+                other => other,
+            }
+        } else {
+            self.wait_classic(timeout)
+        };
+        let n = match result {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        // SAFETY: the kernel initialised the first `n` entries.
+        unsafe { self.events.set_len(n) };
+        events.extend(self.events.iter().map(|ev| {
+            let token = ev.u64;
+            (token, ready_bands(ev.events))
+        }));
+        let full = n == self.events.capacity();
+        self.events.clear();
+        if full && n < MAX_EVENTS {
+            // Many descriptors are ready at once: take more per wait next time.
+            self.events.reserve(n * 2);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hangup_and_error_mean_every_band() {
+        assert_eq!(ready_bands(libc::EPOLLHUP as u32), Bands::ALL);
+        assert_eq!(ready_bands(libc::EPOLLERR as u32), Bands::ALL);
+        assert_eq!(ready_bands(libc::EPOLLIN as u32), Bands::IN);
+        assert_eq!(
+            ready_bands((libc::EPOLLIN | libc::EPOLLOUT) as u32),
+            Bands::IN.with(Bands::OUT)
+        );
+    }
+}
