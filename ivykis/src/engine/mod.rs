@@ -21,6 +21,7 @@ pub mod timer;
 
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -31,6 +32,9 @@ use timer::TimerQueue;
 
 /// One thread's loop state.
 pub struct Loop {
+    /// Unique in the process for its lifetime: tells a loop from a later one
+    /// of the same thread, so that handles kept across them stay stale.
+    pub id: u64,
     /// The poll backend.
     pub poller: Box<dyn Poller>,
     /// Registered descriptors.
@@ -172,7 +176,9 @@ pub fn init() -> Result<(), InitError> {
     }
     let method = *METHOD.get_or_init(process_setup);
     let poller = method.open().map_err(InitError::Io)?;
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let state = Box::new(RefCell::new(Loop {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         poller,
         fds: FdTable::default(),
         timers: TimerQueue::default(),
@@ -202,6 +208,11 @@ pub fn deinit() -> bool {
     state.timers.clear();
     state.tasks.clear();
     true
+}
+
+/// The id of this thread's loop (see [`Loop::id`]).
+pub fn current_id() -> Option<u64> {
+    try_with(|l| l.id)
 }
 
 /// Asks the running loop of this thread to return (SPEC 1).
