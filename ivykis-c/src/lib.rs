@@ -13,6 +13,7 @@ mod avl;
 mod fatal;
 mod fd;
 mod main_loop;
+mod registration;
 mod stubs;
 mod task;
 mod time;

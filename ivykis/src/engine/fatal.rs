@@ -39,6 +39,14 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
 /// Reports an already formatted message and aborts.
 #[cold]
 pub fn fatal_message(msg: &str) -> ! {
+    thread_local! {
+        static IN_FATAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    // A handler that calls back into a broken library, or a panic while
+    // reporting, must not recurse: the second report aborts at once.
+    if IN_FATAL.with(|f| f.replace(true)) {
+        std::process::abort();
+    }
     let c_msg = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
     match handler() {
         // SAFETY: the handler was supplied by the program through
