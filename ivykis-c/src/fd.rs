@@ -71,23 +71,18 @@ pub unsafe extern "C" fn IV_FD_INIT(this: *mut IvFd) {
     this.reg = Registration::NONE;
 }
 
-/// Non-blocking, close-on-exec, and SO_OOBINLINE for sockets (SPEC 2).
+/// Non-blocking, close-on-exec, and SO_OOBINLINE for sockets (SPEC 2), in
+/// three system calls: the two ioctls set the flags without reading them
+/// first (fcntl would need a get and a set for each).
 fn prepare_descriptor(fd: c_int, what: &str) {
-    // SAFETY: fcntl/setsockopt on an integer descriptor touch no memory of
-    // ours except `one`, which outlives the call.
+    let one: c_int = 1;
+    // SAFETY: ioctl/setsockopt on an integer descriptor; the only memory
+    // passed is `one`, which outlives the calls.
     unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags == -1 {
+        if libc::ioctl(fd, libc::FIONBIO, &one) == -1 {
             ivykis::fatal!("{what}: fd {fd} is not an open descriptor: {}", io::Error::last_os_error());
         }
-        if flags & libc::O_NONBLOCK == 0 {
-            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-        }
-        let fdflags = libc::fcntl(fd, libc::F_GETFD);
-        if fdflags != -1 && fdflags & libc::FD_CLOEXEC == 0 {
-            libc::fcntl(fd, libc::F_SETFD, fdflags | libc::FD_CLOEXEC);
-        }
-        let one: c_int = 1;
+        libc::ioctl(fd, libc::FIOCLEX);
         // Fails with ENOTSOCK on non-sockets; that is expected and ignored.
         libc::setsockopt(
             fd,

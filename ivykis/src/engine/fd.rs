@@ -50,6 +50,11 @@ impl FdTable {
         self.slab.len()
     }
 
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Registers `fd` wanting `want`. With [`Registration::Immediate`] the
     /// backend is asked now and its error returned (nothing stays
     /// registered then).

@@ -267,7 +267,7 @@ fn wait() -> Option<Vec<Event>> {
         if l.quit || l.registered() == 0 {
             return None;
         }
-        let timeout = if l.tasks.len() > 0 {
+        let timeout = if !l.tasks.is_empty() {
             Some(Duration::ZERO)
         } else {
             l.timers

@@ -80,6 +80,11 @@ impl<T> Slab<T> {
         self.len
     }
 
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Stores `value` and returns its key.
     pub fn insert(&mut self, value: T) -> Key {
         self.len += 1;

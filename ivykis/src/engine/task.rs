@@ -32,6 +32,11 @@ impl TaskQueue {
         self.slab.len()
     }
 
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Registers a task. `last_round` is the round it last ran in (0: never),
     /// as passed to its callback then.
     pub fn register(&mut self, callback: Callback<u64>, last_round: u64) -> Key {

@@ -49,6 +49,11 @@ impl TimerQueue {
         self.slab.len()
     }
 
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Registers a timer that fires once `now >= expires`.
     pub fn register(&mut self, expires: Timespec, callback: Callback<()>) -> Key {
         let pos = self.heap.len();
