@@ -100,7 +100,9 @@ pub fn try_with<R>(f: impl FnOnce(&mut Loop) -> R) -> Option<R> {
 pub fn with<R>(what: &str, f: impl FnOnce(&mut Loop) -> R) -> R {
     match try_with(f) {
         Some(r) => r,
-        None => crate::fatal!("{what}: called in a thread without an event loop (call iv_init first)"),
+        None => {
+            crate::fatal!("{what}: called in a thread without an event loop (call iv_init first)")
+        }
     }
 }
 

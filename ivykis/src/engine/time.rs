@@ -135,11 +135,26 @@ mod tests {
     #[test]
     fn normalises_and_orders() {
         let a = Timespec::new(1, 1_500_000_000);
-        assert_eq!(a, Timespec { sec: 2, nsec: 500_000_000 });
+        assert_eq!(
+            a,
+            Timespec {
+                sec: 2,
+                nsec: 500_000_000
+            }
+        );
         let b = Timespec::new(2, -1);
-        assert_eq!(b, Timespec { sec: 1, nsec: 999_999_999 });
+        assert_eq!(
+            b,
+            Timespec {
+                sec: 1,
+                nsec: 999_999_999
+            }
+        );
         assert!(b < a);
-        assert_eq!(a.saturating_duration_since(b), Duration::new(0, 500_000_001));
+        assert_eq!(
+            a.saturating_duration_since(b),
+            Duration::new(0, 500_000_001)
+        );
         assert_eq!(b.saturating_duration_since(a), Duration::ZERO);
         assert_eq!(
             b.saturating_add(Duration::from_nanos(1)),

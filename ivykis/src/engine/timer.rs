@@ -102,7 +102,10 @@ impl TimerQueue {
         if top.expires > now || top.seq >= seq_mark {
             return None;
         }
-        let rec = self.slab.remove(top.key).expect("heap entry without record");
+        let rec = self
+            .slab
+            .remove(top.key)
+            .expect("heap entry without record");
         self.remove_at(0);
         Some(rec.callback)
     }
@@ -183,7 +186,11 @@ impl TimerQueue {
             if i > 0 {
                 assert!(!e.before(&self.heap[(i - 1) / ARITY]), "heap order");
             }
-            assert_eq!(self.slab.get(e.key).unwrap().heap_pos as usize, i, "position");
+            assert_eq!(
+                self.slab.get(e.key).unwrap().heap_pos as usize,
+                i,
+                "position"
+            );
         }
         assert_eq!(self.heap.len(), self.slab.len());
     }
@@ -208,7 +215,9 @@ mod tests {
         let mut state = 12345u64;
         let mut keys = Vec::new();
         for _ in 0..500 {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let ms = (state >> 33) as i64 % 10_000;
             keys.push((q.register(ts(ms), nop()), ms));
         }
@@ -237,7 +246,10 @@ mod tests {
         assert!(q.pop_due(ts(9), q.seq_mark()).is_none(), "never early");
         let mark = q.seq_mark();
         q.register(ts(5), nop());
-        assert!(q.pop_due(ts(10), mark).is_none(), "registered after the mark");
+        assert!(
+            q.pop_due(ts(10), mark).is_none(),
+            "registered after the mark"
+        );
         assert!(q.pop_due(ts(10), q.seq_mark()).is_some());
         assert!(q.pop_due(ts(10), q.seq_mark()).is_some());
         assert_eq!(q.len(), 0);

@@ -57,7 +57,9 @@ impl Epoll {
 
     fn wait_pwait2(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         let ts = timeout_timespec(timeout);
-        let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: the buffer has `capacity` writable epoll_events; the
         // timespec (or null) and the null sigmask are valid for the call. The
         // raw syscall avoids depending on the C library's wrapper.
@@ -122,7 +124,13 @@ impl Poller for Epoll {
         "epoll"
     }
 
-    fn set_interest(&mut self, fd: RawFd, token: Token, known: bool, bands: Bands) -> io::Result<()> {
+    fn set_interest(
+        &mut self,
+        fd: RawFd,
+        token: Token,
+        known: bool,
+        bands: Bands,
+    ) -> io::Result<()> {
         if known {
             return self.ctl(libc::EPOLL_CTL_MOD, fd, token, bands);
         }

@@ -94,7 +94,13 @@ pub trait Poller {
     /// Make the kernel watch `fd` for `bands` (possibly none), reporting
     /// `token`. `known` says whether the kernel already has this registration
     /// from an earlier call.
-    fn set_interest(&mut self, fd: RawFd, token: Token, known: bool, bands: Bands) -> io::Result<()>;
+    fn set_interest(
+        &mut self,
+        fd: RawFd,
+        token: Token,
+        known: bool,
+        bands: Bands,
+    ) -> io::Result<()>;
 
     /// Forget `fd`'s registration made for `token`. The descriptor may
     /// already be closed; that is not an error, and a newer registration of
@@ -247,7 +253,10 @@ mod tests {
         assert_eq!(timeout_ms(Some(Duration::ZERO)), 0);
         assert_eq!(timeout_ms(Some(Duration::from_micros(1))), 1);
         assert_eq!(timeout_ms(Some(Duration::from_micros(1500))), 2);
-        assert_eq!(timeout_ms(Some(Duration::from_secs(u64::MAX))), libc::c_int::MAX);
+        assert_eq!(
+            timeout_ms(Some(Duration::from_secs(u64::MAX))),
+            libc::c_int::MAX
+        );
     }
 
     #[test]

@@ -78,7 +78,13 @@ impl Poller for Poll {
         }
     }
 
-    fn set_interest(&mut self, fd: RawFd, token: Token, _known: bool, bands: Bands) -> io::Result<()> {
+    fn set_interest(
+        &mut self,
+        fd: RawFd,
+        token: Token,
+        _known: bool,
+        bands: Bands,
+    ) -> io::Result<()> {
         let watched_fd = if bands.is_empty() { -1 } else { fd };
         let events = poll_mask(bands);
         if let Some(pos) = self.position_of(token) {
@@ -122,7 +128,9 @@ impl Poller for Poll {
             #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
             Flavour::Ppoll => {
                 let ts = timeout_timespec(timeout);
-                let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+                let ts_ptr = ts
+                    .as_ref()
+                    .map_or(std::ptr::null(), |t| t as *const libc::timespec);
                 cvt(unsafe { libc::ppoll(fds, nfds, ts_ptr, std::ptr::null()) })
             }
         };
@@ -153,7 +161,8 @@ mod tests {
         let mut p = Poll::new(Flavour::Poll);
         let tokens: Vec<Token> = (0..3u64).map(|i| (1u64 << 32) | i).collect();
         for (i, t) in tokens.iter().enumerate() {
-            p.set_interest(10 + i as RawFd, *t, false, Bands::IN).unwrap();
+            p.set_interest(10 + i as RawFd, *t, false, Bands::IN)
+                .unwrap();
         }
         p.remove(10, tokens[0]);
         assert_eq!(p.position_of(tokens[2]), Some(0));

@@ -1,0 +1,245 @@
+//! Timers: [`Handle::add_timer_at`], [`Handle::add_timer_after`],
+//! [`TimerAction`], [`TimerToken`].
+
+#![forbid(unsafe_code)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::engine::callback::Callback;
+use crate::engine::slab::Key;
+use crate::error::Error;
+use crate::event_loop::Handle;
+use crate::registry::{self, ConsumeOnUnwind, Entry, TimerEntry};
+use crate::time::Instant;
+
+/// What a timer callback wants done with its timer afterwards.
+///
+/// A callback that returns `()` means [`TimerAction::Done`], so a one-shot
+/// timer is just a closure. Re-arming keeps the same token and the same
+/// closure and allocates nothing.
+///
+/// ```
+/// use std::time::Duration;
+/// use ivykis::{EventLoop, TimerAction};
+///
+/// let event_loop = EventLoop::new()?;
+/// let mut ticks = 0;
+/// event_loop.handle().add_timer_after(Duration::ZERO, move |_| {
+///     ticks += 1;
+///     if ticks < 3 {
+///         TimerAction::After(Duration::from_millis(1))
+///     } else {
+///         TimerAction::Done
+///     }
+/// })?;
+/// event_loop.run(); // three ticks, then nothing is registered
+/// # Ok::<(), ivykis::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerAction {
+    /// The timer is finished and removed; its token becomes stale.
+    Done,
+    /// Fire again at this instant. An instant already past fires in the
+    /// next iteration (not in this one).
+    At(Instant),
+    /// Fire again this long after the loop's cached time
+    /// ([`Handle::now`]), the time at which this iteration's timers are
+    /// being run. For a period without drift, compute the next deadline
+    /// from the previous one and use [`TimerAction::At`].
+    After(Duration),
+}
+
+impl From<()> for TimerAction {
+    fn from((): ()) -> TimerAction {
+        TimerAction::Done
+    }
+}
+
+/// Names a timer of one loop; returned by [`Handle::add_timer_at`] and
+/// [`Handle::add_timer_after`]. It stays valid while the timer re-arms, and
+/// becomes stale ([`Error::Stale`]) once the timer is done or removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimerToken {
+    pub(crate) loop_id: u64,
+    pub(crate) key: Key,
+}
+
+impl Handle {
+    /// Calls `callback` once the loop's time reaches `deadline`.
+    ///
+    /// Timers fire at the start of an iteration, never early, in deadline
+    /// order (equal deadlines: in the order they were armed). A deadline
+    /// already past fires in the next iteration, without the loop sleeping
+    /// first, and never from inside this call; a timer armed from a timer
+    /// callback waits for the next iteration even if it is already due.
+    ///
+    /// The callback returns `()` (one-shot) or a [`TimerAction`] to re-arm.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ivykis::EventLoop;
+    ///
+    /// let event_loop = EventLoop::new()?;
+    /// let handle = event_loop.handle();
+    /// let deadline = handle.now() + Duration::from_millis(2);
+    /// handle.add_timer_at(deadline, move |h| assert!(h.now() >= deadline))?;
+    /// event_loop.run();
+    /// # Ok::<(), ivykis::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LoopGone`].
+    pub fn add_timer_at<R>(
+        &self,
+        deadline: Instant,
+        callback: impl FnMut(&Handle) -> R + 'static,
+    ) -> Result<TimerToken, Error>
+    where
+        R: Into<TimerAction>,
+    {
+        let loop_id = self.id;
+        let key = registry::with_loop(loop_id, |entries, _| Ok(entries.insert(Entry::Reserved)))?;
+        let token = TimerToken { loop_id, key };
+        let callback = RefCell::new(callback);
+        let closure: Rc<dyn Fn(())> = Rc::new(move |()| fire(token, &callback));
+        let armed = registry::with_loop(loop_id, |entries, l| {
+            let engine_key = l
+                .timers
+                .register(deadline.0, Callback::Native(closure.clone()));
+            let slot = entries.get_mut(key).expect("reserved entry");
+            *slot = Entry::Timer(TimerEntry {
+                engine_key,
+                deadline,
+                callback: closure.clone(),
+            });
+            Ok(())
+        });
+        drop(closure);
+        armed.map(|()| token)
+    }
+
+    /// Calls `callback` after `delay`, counted from the loop's cached time
+    /// ([`Handle::now`]); otherwise like [`Handle::add_timer_at`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ivykis::EventLoop;
+    ///
+    /// let event_loop = EventLoop::new()?;
+    /// event_loop
+    ///     .handle()
+    ///     .add_timer_after(Duration::from_millis(1), |_| println!("one millisecond later"))?;
+    /// event_loop.run();
+    /// # Ok::<(), ivykis::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LoopGone`].
+    pub fn add_timer_after<R>(
+        &self,
+        delay: Duration,
+        callback: impl FnMut(&Handle) -> R + 'static,
+    ) -> Result<TimerToken, Error>
+    where
+        R: Into<TimerAction>,
+    {
+        self.add_timer_at(self.now() + delay, callback)
+    }
+
+    /// Moves a timer's deadline (re-arming it if its callback is running),
+    /// keeping its token and closure; nothing is allocated. Typical use: an
+    /// idle timeout pushed back on every bit of activity.
+    ///
+    /// When called from the timer's own callback, the callback's return
+    /// value still decides: [`TimerAction::Done`] removes the timer,
+    /// [`TimerAction::At`] and [`TimerAction::After`] replace the deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ivykis::EventLoop;
+    ///
+    /// let event_loop = EventLoop::new()?;
+    /// let handle = event_loop.handle();
+    /// let timeout = handle.add_timer_after(Duration::from_secs(3600), |_| println!("finally"))?;
+    /// handle.set_deadline(timeout, handle.now())?; // due now: fires in the first iteration
+    /// assert_eq!(handle.deadline(timeout)?, handle.now());
+    /// event_loop.run();
+    /// # Ok::<(), ivykis::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LoopGone`], [`Error::Stale`].
+    pub fn set_deadline(&self, token: TimerToken, deadline: Instant) -> Result<(), Error> {
+        registry::with_loop(self.id, |entries, l| match entries.get_mut(token.key) {
+            Some(Entry::Timer(entry)) if token.loop_id == self.id => {
+                l.timers.unregister(entry.engine_key);
+                entry.engine_key = l
+                    .timers
+                    .register(deadline.0, Callback::Native(entry.callback.clone()));
+                entry.deadline = deadline;
+                Ok(())
+            }
+            _ => Err(Error::Stale),
+        })
+    }
+
+    /// The instant a timer was last armed for (also while its callback runs).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LoopGone`], [`Error::Stale`].
+    pub fn deadline(&self, token: TimerToken) -> Result<Instant, Error> {
+        registry::with_loop(self.id, |entries, _| match entries.get(token.key) {
+            Some(Entry::Timer(entry)) if token.loop_id == self.id => Ok(entry.deadline),
+            _ => Err(Error::Stale),
+        })
+    }
+}
+
+/// Calls a due timer's callback and applies what it returns. The engine has
+/// already unregistered the timer (its engine key is stale).
+fn fire<C, R>(token: TimerToken, callback: &RefCell<C>)
+where
+    C: FnMut(&Handle) -> R,
+    R: Into<TimerAction>,
+{
+    let handle = Handle::new(token.loop_id);
+    let consume_on_unwind = ConsumeOnUnwind {
+        id: token.loop_id,
+        key: token.key,
+    };
+    let action = (callback.borrow_mut())(&handle).into();
+    consume_on_unwind.disarm();
+    let deadline = match action {
+        TimerAction::Done => None,
+        TimerAction::At(at) => Some(at),
+        TimerAction::After(delay) => Some(handle.now() + delay),
+    };
+    let finished = registry::with_loop(token.loop_id, |entries, l| {
+        let Some(Entry::Timer(entry)) = entries.get_mut(token.key) else {
+            // The callback removed its own timer.
+            return Ok(None);
+        };
+        // Re-armed from inside the callback with set_deadline: the return
+        // value overrides that.
+        l.timers.unregister(entry.engine_key);
+        match deadline {
+            Some(deadline) => {
+                entry.engine_key = l
+                    .timers
+                    .register(deadline.0, Callback::Native(entry.callback.clone()));
+                entry.deadline = deadline;
+                Ok(None)
+            }
+            None => Ok(entries.remove(token.key)),
+        }
+    });
+    // Outside the borrows (the engine's dispatch still holds the closure, so
+    // nothing is freed yet).
+    drop(finished);
+}

@@ -1,0 +1,138 @@
+//! Steady state allocates nothing: descriptor dispatch, interest changes,
+//! timer re-arming and task re-posting. One test in its own binary, because
+//! it installs a counting global allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use ivykis::{EventLoop, FdAction, Interest, Ready, TaskAction, TimerAction};
+
+/// Counts the allocations made by the current thread (other threads, such as
+/// the test harness's, do not disturb the count).
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: the allocator may be called while the thread is exiting.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+// SAFETY: forwards every call unchanged to the system allocator, which
+// upholds GlobalAlloc's contract; the counter is a const-initialised
+// thread-local without destructor, so touching it allocates nothing.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: same layout contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: `ptr` was allocated by `System` through this allocator with
+        // `layout`, as our caller guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as for realloc.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const WARM_UP: u32 = 100;
+const MEASURED: u32 = 10_000;
+
+#[test]
+fn steady_state_allocates_nothing() {
+    let event_loop = EventLoop::new().unwrap();
+    let handle = event_loop.handle();
+
+    // Always readable and writable: dispatched every iteration. Each call
+    // toggles writable interest (set_interest through the return value and
+    // through the handle).
+    let (mut tx, rx) = std::os::unix::net::UnixStream::pair().unwrap();
+    std::io::Write::write_all(&mut tx, b"pending").unwrap();
+    let iterations = Rc::new(Cell::new(0u32));
+    let baseline = Rc::new(Cell::new(0u64));
+    let measured = Rc::new(Cell::new(None::<u64>));
+    let (it, base, result) = (iterations.clone(), baseline.clone(), measured.clone());
+    let fd = handle
+        .add_fd(rx, Interest::READABLE, move |h, _rx, ready| {
+            if ready == Ready::Writable {
+                return FdAction::SetInterest(Interest::READABLE);
+            }
+            it.set(it.get() + 1);
+            match it.get() {
+                n if n == WARM_UP => base.set(allocations()),
+                n if n == WARM_UP + MEASURED => {
+                    result.set(Some(allocations() - base.get()));
+                    h.quit().unwrap();
+                }
+                _ => {}
+            }
+            FdAction::SetInterest(Interest::READABLE | Interest::WRITABLE)
+        })
+        .unwrap();
+
+    // A timer re-armed every iteration, alternating the two re-arm actions.
+    let timer_fires = Rc::new(Cell::new(0u32));
+    let fires = timer_fires.clone();
+    let timer = handle
+        .add_timer_after(Duration::ZERO, move |h| {
+            fires.set(fires.get() + 1);
+            if fires.get() % 2 == 0 {
+                TimerAction::At(h.now())
+            } else {
+                TimerAction::After(Duration::ZERO)
+            }
+        })
+        .unwrap();
+
+    // A task re-posted every round, which also moves a far timer's deadline.
+    let far = handle
+        .add_timer_after(Duration::from_secs(3600), |_| {})
+        .unwrap();
+    let task_runs = Rc::new(Cell::new(0u32));
+    let runs = task_runs.clone();
+    let task = handle
+        .add_task(move |h| {
+            runs.set(runs.get() + 1);
+            h.set_deadline(far, h.now() + Duration::from_secs(3600))
+                .unwrap();
+            TaskAction::Again
+        })
+        .unwrap();
+
+    event_loop.run();
+    assert_eq!(iterations.get(), WARM_UP + MEASURED);
+    assert!(timer_fires.get() >= WARM_UP + MEASURED - 1);
+    assert!(task_runs.get() >= WARM_UP + MEASURED - 1);
+    assert_eq!(
+        measured.get(),
+        Some(0),
+        "allocations during {MEASURED} steady-state iterations"
+    );
+    let tokens: [ivykis::Token; 4] = [fd.into(), timer.into(), task.into(), far.into()];
+    for token in tokens {
+        handle.remove(token).unwrap();
+    }
+}
