@@ -1,0 +1,170 @@
+# Builds and installs the C face of ivykis-rs: libivykis.so.0 (a binary
+# drop-in for ivykis 0.43), libivykis.a, the C headers and ivykis.pc.
+#
+#   make                      cargo build + link build/libivykis.so.0.43.0
+#   make check                fmt, clippy, cargo test per poll method,
+#                             exported symbols, C conformance tests
+#   make install PREFIX=DIR   (DESTDIR honoured)    make uninstall
+#   make demo | bench | clean
+#
+# Variables: PREFIX (/usr/local), DESTDIR, LIBDIR ($(PREFIX)/lib), INCLUDEDIR
+# ($(PREFIX)/include), MANDIR, PKGCONFIGDIR, CC, CARGO, LDFLAGS,
+# CARGO_TARGET_DIR, VERSION_SCRIPT (ivykis-c/ivykis.map).
+#
+# Cargo builds the C face as a staticlib. The shared object is linked here,
+# not by cargo: a cdylib gets rustc's own anonymous version script, which ld
+# cannot combine with ivykis.map, and the symbol versions (IVYKIS_0.29 ..
+# IVYKIS_0.42) are part of the binary interface.
+
+VERSION := 0.43.0
+SONAME := libivykis.so.0
+SHLIB := libivykis.so.$(VERSION)
+
+PREFIX ?= /usr/local
+EXEC_PREFIX ?= $(PREFIX)
+LIBDIR ?= $(EXEC_PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATAROOTDIR ?= $(PREFIX)/share
+MANDIR ?= $(DATAROOTDIR)/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+CC ?= cc
+CARGO ?= cargo
+INSTALL ?= install
+LDFLAGS ?=
+
+# Cargo's output directory; follows CARGO_TARGET_DIR when the caller set it.
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+export CARGO_TARGET_DIR
+
+BUILD := build
+STATICLIB := $(CARGO_TARGET_DIR)/release/libivykis_c.a
+VERSION_SCRIPT ?= ivykis-c/ivykis.map
+HEADERS := $(sort $(wildcard ivykis-c/include/*.h))
+MANPAGES := $(sort $(wildcard man/*.3 man/man3/*.3))
+
+# What the Rust staticlib needs from the system, as printed by
+#   cargo rustc --release -p ivykis-c --lib -- --print native-static-libs
+# (libgcc_s for unwinding; the rest is glibc, whose libutil, librt, libpthread
+# and libdl are empty since 2.34, so --as-needed drops them from the .so).
+# Kept literal: printing it takes an extra rustc run with other flags, which
+# would make cargo rebuild the crate on every alternation. After a toolchain
+# or dependency change, `make native-static-libs` prints the current list.
+NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+
+# How the archive becomes the shared object:
+# - --whole-archive takes every member of Rust's archive (our code, std,
+#   compiler_builtins); this links cleanly with rustc's current archives (no
+#   duplicate definitions), and --gc-sections then drops everything the
+#   exported functions cannot reach. It needs no list of symbols; the
+#   alternative, one -Wl,-u,SYMBOL per map entry, gives the same library.
+# - The version script exports exactly the ivykis symbols with their version
+#   nodes and makes everything else (std, compiler_builtins, the engine's
+#   Rust symbols) local through "local: *".
+# - No --exclude-libs,ALL: it hides every symbol that comes from an archive,
+#   and since all of our code comes from one, the library would export
+#   nothing at all. The version script already does the hiding it would do.
+# - --no-undefined: every reference must be resolved now, not at dlopen time.
+# - -z relro -z now: read-only GOT after start-up (full RELRO).
+SO_LDFLAGS := -shared -Wl,-soname,$(SONAME) \
+	-Wl,--version-script=$(VERSION_SCRIPT) \
+	-Wl,--no-undefined -Wl,--gc-sections -Wl,-z,relro,-z,now \
+	-Wl,--as-needed
+
+.PHONY: all check demo bench install uninstall clean native-static-libs FORCE
+
+all: $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/libivykis.so \
+	$(BUILD)/libivykis.a $(BUILD)/ivykis.pc
+
+# Cargo knows best whether the crate is fresh, so it runs every time (a
+# fraction of a second when nothing changed). It rewrites the archive only when it
+# rebuilt it, and make compares the archive's time with the targets below:
+# the relink happens only when the archive really changed.
+$(STATICLIB): FORCE
+	$(CARGO) build --release -p ivykis-c
+
+$(BUILD)/$(SHLIB): $(STATICLIB) $(VERSION_SCRIPT) Makefile
+	@mkdir -p $(BUILD)
+	$(CC) $(SO_LDFLAGS) -o $@.tmp \
+		-Wl,--whole-archive $(STATICLIB) -Wl,--no-whole-archive \
+		$(LDFLAGS) $(NATIVE_STATIC_LIBS)
+	mv -f $@.tmp $@
+
+$(BUILD)/$(SONAME): | $(BUILD)/$(SHLIB)
+	ln -sfn $(SHLIB) $@
+
+$(BUILD)/libivykis.so: | $(BUILD)/$(SONAME)
+	ln -sfn $(SONAME) $@
+
+$(BUILD)/libivykis.a: $(STATICLIB)
+	@mkdir -p $(BUILD)
+	cp -f $< $@.tmp
+	mv -f $@.tmp $@
+
+# The build tree's ivykis.pc names the configured PREFIX; `make install`
+# writes its own with the paths in force at install time.
+$(BUILD)/ivykis.pc: ivykis-c/ivykis.pc.in Makefile
+	@mkdir -p $(BUILD)
+	$(call make-pc,$<,$@)
+
+# $(call make-pc,IN,OUT): fills in the .pc template. libdir and includedir
+# are written relative to ${prefix} when they lie under it, as pkg-config
+# files usually are, so that PKG_CONFIG_SYSROOT_DIR and relocation work.
+define make-pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@LIBS_PRIVATE@|$(NATIVE_STATIC_LIBS)|g' \
+	    $(1) > $(2).tmp
+	mv -f $(2).tmp $(2)
+endef
+
+check: all
+	bash tests/run_all.sh
+
+demo:
+	$(CARGO) run --release --example echo_server -- --demo
+
+# BENCH_ARGS passes options through, e.g. make bench BENCH_ARGS=--smoke
+bench: all
+	@if [ -f bench/run.sh ]; then \
+		bash bench/run.sh $(BENCH_ARGS); \
+	else \
+		echo "make bench: bench/run.sh does not exist (yet)"; \
+	fi
+
+install: all
+	@test -n "$(HEADERS)" || { echo "install: no headers in ivykis-c/include" >&2; exit 1; }
+	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	$(INSTALL) -m 0644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 0755 $(BUILD)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SHLIB)
+	ln -sfn $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libivykis.so
+	$(INSTALL) -m 0644 $(BUILD)/libivykis.a $(DESTDIR)$(LIBDIR)/libivykis.a
+	$(call make-pc,ivykis-c/ivykis.pc.in,$(BUILD)/ivykis.pc.install)
+	$(INSTALL) -m 0644 $(BUILD)/ivykis.pc.install $(DESTDIR)$(PKGCONFIGDIR)/ivykis.pc
+	rm -f $(BUILD)/ivykis.pc.install
+ifneq ($(MANPAGES),)
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man3
+	$(INSTALL) -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man3/
+endif
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(HEADERS)))
+	rm -f $(DESTDIR)$(LIBDIR)/$(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+		$(DESTDIR)$(LIBDIR)/libivykis.so $(DESTDIR)$(LIBDIR)/libivykis.a \
+		$(DESTDIR)$(PKGCONFIGDIR)/ivykis.pc
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MANPAGES)))
+
+# Builds in a target directory of its own, so the main build stays fresh.
+native-static-libs:
+	$(CARGO) rustc --release -p ivykis-c --lib --target-dir $(BUILD)/native-static-libs \
+		-- --print native-static-libs 2>&1 | sed -n 's/.*native-static-libs: //p'
+
+clean:
+	rm -rf $(BUILD)
+	$(CARGO) clean
+
+FORCE:
