@@ -74,13 +74,13 @@ pub unsafe extern "C" fn IV_FD_INIT(this: *mut IvFd) {
 /// Non-blocking, close-on-exec, and SO_OOBINLINE for sockets (SPEC 2), in
 /// three system calls: the two ioctls set the flags without reading them
 /// first (fcntl would need a get and a set for each).
-fn prepare_descriptor(fd: c_int, what: &str) {
+fn prepare_descriptor(fd: c_int) -> io::Result<()> {
     let one: c_int = 1;
     // SAFETY: ioctl/setsockopt on an integer descriptor; the only memory
     // passed is `one`, which outlives the calls.
     unsafe {
         if libc::ioctl(fd, libc::FIONBIO, &one) == -1 {
-            ivykis::fatal!("{what}: fd {fd} is not an open descriptor: {}", io::Error::last_os_error());
+            return Err(io::Error::last_os_error());
         }
         libc::ioctl(fd, libc::FIOCLEX);
         // Fails with ENOTSOCK on non-sockets; that is expected and ignored.
@@ -92,6 +92,7 @@ fn prepare_descriptor(fd: c_int, what: &str) {
             std::mem::size_of::<c_int>() as libc::socklen_t,
         );
     }
+    Ok(())
 }
 
 fn register(this: *mut IvFd, mode: Mode, what: &str) -> io::Result<()> {
@@ -109,7 +110,7 @@ fn register(this: *mut IvFd, mode: Mode, what: &str) -> io::Result<()> {
     if fd_ref.fd < 0 {
         ivykis::fatal!("{what}: invalid fd {}", fd_ref.fd);
     }
-    prepare_descriptor(fd_ref.fd, what);
+    prepare_descriptor(fd_ref.fd)?;
     // SAFETY: `dispatch` is sound for this pointer while it is registered:
     // the program keeps a registered iv_fd alive and unregisters it before
     // freeing it (SPEC 2, PITFALLS "the C faces' memory is the caller's").
@@ -132,7 +133,7 @@ pub unsafe extern "C" fn iv_fd_register(this: *mut IvFd) {
 }
 
 /// `int iv_fd_register_try(struct iv_fd *)`: 0, or -1 with errno set when
-/// the kernel refuses to poll the descriptor.
+/// the descriptor is not open (EBADF) or the kernel refuses to poll it.
 #[no_mangle]
 pub unsafe extern "C" fn iv_fd_register_try(this: *mut IvFd) -> c_int {
     match register(this, Mode::Immediate, "iv_fd_register_try") {

@@ -248,10 +248,11 @@ pub fn run() {
 
 fn run_timers() {
     let now = time::cached();
-    let mark = with("iv_main", |l| l.timers.seq_mark());
-    while let Some(callback) = with("iv_main", |l| l.timers.pop_due(now, mark)) {
+    with("iv_main", |l| l.timers.begin_phase());
+    while let Some(callback) = with("iv_main", |l| l.timers.pop_due(now)) {
         callback.call(());
     }
+    try_with(|l| l.timers.end_phase());
 }
 
 fn run_tasks() {

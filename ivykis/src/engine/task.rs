@@ -61,6 +61,10 @@ impl TaskQueue {
 
     /// Starts a round and returns its number (never 0).
     pub fn begin_round(&mut self) -> u64 {
+        if self.in_round {
+            // The previous round ended by a panic out of a callback.
+            self.end_round();
+        }
         self.round += 1;
         self.in_round = true;
         self.round
@@ -79,7 +83,13 @@ impl TaskQueue {
     /// Ends the round: the deferred tasks become the next round's.
     pub fn end_round(&mut self) {
         self.in_round = false;
-        std::mem::swap(&mut self.run, &mut self.deferred);
+        if self.run.is_empty() {
+            std::mem::swap(&mut self.run, &mut self.deferred);
+        } else {
+            // Only after a panic cut the round short: keep the order.
+            let deferred = std::mem::take(&mut self.deferred);
+            self.run.extend(deferred);
+        }
     }
 
     /// Drops every task.

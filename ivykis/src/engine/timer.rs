@@ -6,9 +6,12 @@
 //! capacity, so in steady state no operation allocates. A 4-ary heap is
 //! shallower than a binary one and its children share a cache line.
 //!
-//! A registration's `seq` also implements "a timer registered during the
-//! timer phase waits for the next iteration": the phase only fires entries
-//! whose `seq` is below the counter's value when the phase began.
+//! "A timer registered from a timer callback waits for the next iteration,
+//! even if due": while the timer phase runs ([`TimerQueue::begin_phase`] to
+//! [`TimerQueue::end_phase`]) new registrations wait in a side list and join
+//! the heap when the phase ends. Keeping them out of the heap (rather than
+//! skipping them at the top) means a new, earlier timer never holds back an
+//! older one that is due now.
 
 use super::callback::Callback;
 use super::slab::{Key, Slab};
@@ -30,8 +33,12 @@ impl HeapEntry {
     }
 }
 
+/// `heap_pos` for a timer waiting in the side list.
+const PENDING: u32 = u32::MAX;
+
 struct TimerRec {
     heap_pos: u32,
+    expires: Timespec,
     callback: Callback<()>,
 }
 
@@ -41,6 +48,9 @@ pub struct TimerQueue {
     slab: Slab<TimerRec>,
     heap: Vec<HeapEntry>,
     next_seq: u64,
+    in_phase: bool,
+    /// Timers registered during the phase (stale keys are skipped).
+    pending: Vec<Key>,
 }
 
 impl TimerQueue {
@@ -56,23 +66,34 @@ impl TimerQueue {
 
     /// Registers a timer that fires once `now >= expires`.
     pub fn register(&mut self, expires: Timespec, callback: Callback<()>) -> Key {
-        let pos = self.heap.len();
         let key = self.slab.insert(TimerRec {
-            heap_pos: pos as u32,
+            heap_pos: PENDING,
+            expires,
             callback,
         });
+        if self.in_phase {
+            self.pending.push(key);
+        } else {
+            self.push_heap(key, expires);
+        }
+        key
+    }
+
+    fn push_heap(&mut self, key: Key, expires: Timespec) {
+        let pos = self.heap.len();
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(HeapEntry { expires, seq, key });
         self.sift_up(pos);
-        key
     }
 
     /// Unregisters a timer; `false` if `key` is not registered.
     pub fn unregister(&mut self, key: Key) -> bool {
         match self.slab.remove(key) {
             Some(rec) => {
-                self.remove_at(rec.heap_pos as usize);
+                if rec.heap_pos != PENDING {
+                    self.remove_at(rec.heap_pos as usize);
+                }
                 true
             }
             None => false,
@@ -84,10 +105,27 @@ impl TimerQueue {
         self.slab.get(key).is_some()
     }
 
-    /// The registration counter: timers registered from now on have a `seq`
-    /// at or above it.
-    pub fn seq_mark(&self) -> u64 {
-        self.next_seq
+    /// Starts the timer phase: registrations wait until [`Self::end_phase`].
+    pub fn begin_phase(&mut self) {
+        if self.in_phase {
+            // The previous phase ended by a panic out of a callback.
+            self.end_phase();
+        }
+        self.in_phase = true;
+    }
+
+    /// Ends the timer phase: timers registered during it join the heap.
+    pub fn end_phase(&mut self) {
+        self.in_phase = false;
+        let mut pending = std::mem::take(&mut self.pending);
+        for key in pending.drain(..) {
+            if let Some(rec) = self.slab.get(key) {
+                let expires = rec.expires;
+                self.push_heap(key, expires);
+            }
+        }
+        // Give the (empty) buffer back to keep its capacity.
+        self.pending = pending;
     }
 
     /// The earliest deadline.
@@ -96,10 +134,10 @@ impl TimerQueue {
     }
 
     /// Unregisters and returns the callback of the earliest timer if it is due
-    /// at `now` and was registered before `seq_mark`.
-    pub fn pop_due(&mut self, now: Timespec, seq_mark: u64) -> Option<Callback<()>> {
+    /// at `now`.
+    pub fn pop_due(&mut self, now: Timespec) -> Option<Callback<()>> {
         let top = *self.heap.first()?;
-        if top.expires > now || top.seq >= seq_mark {
+        if top.expires > now {
             return None;
         }
         let rec = self
@@ -113,6 +151,7 @@ impl TimerQueue {
     /// Drops every timer.
     pub fn clear(&mut self) {
         self.heap.clear();
+        self.pending.clear();
         self.slab.drain().for_each(drop);
     }
 
@@ -227,31 +266,44 @@ mod tests {
             assert!(!q.unregister(*k), "second unregister reports false");
         }
         q.check_invariants();
-        let mark = q.seq_mark();
         let mut last = ts(-1);
         let mut fired = 0;
         while let Some(next) = q.next_expiry() {
             assert!(next >= last);
             last = next;
-            assert!(q.pop_due(ts(i64::MAX / 2_000_000), mark).is_some());
+            assert!(q.pop_due(ts(i64::MAX / 2_000_000)).is_some());
             fired += 1;
         }
         assert_eq!(fired, 500 - 500usize.div_ceil(3));
     }
 
     #[test]
-    fn respects_now_and_seq_mark() {
+    fn never_early_and_phase_registrations_wait() {
         let mut q = TimerQueue::default();
         q.register(ts(10), nop());
-        assert!(q.pop_due(ts(9), q.seq_mark()).is_none(), "never early");
-        let mark = q.seq_mark();
-        q.register(ts(5), nop());
+        assert!(q.pop_due(ts(9)).is_none(), "never early");
+        q.begin_phase();
+        let late = q.register(ts(5), nop());
         assert!(
-            q.pop_due(ts(10), mark).is_none(),
-            "registered after the mark"
+            q.pop_due(ts(10)).is_some(),
+            "the old due timer is not held back"
         );
-        assert!(q.pop_due(ts(10), q.seq_mark()).is_some());
-        assert!(q.pop_due(ts(10), q.seq_mark()).is_some());
+        assert!(q.pop_due(ts(10)).is_none(), "registered during the phase");
+        assert!(q.is_registered(late));
+        q.end_phase();
+        q.check_invariants();
+        assert!(q.pop_due(ts(10)).is_some());
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn unregistering_a_pending_timer() {
+        let mut q = TimerQueue::default();
+        q.begin_phase();
+        let k = q.register(ts(1), nop());
+        assert!(q.unregister(k));
+        q.end_phase();
+        assert!(q.next_expiry().is_none());
+        assert!(q.is_empty());
     }
 }
