@@ -18,7 +18,9 @@ pub unsafe extern "C" fn ivykis_rs_fatal_message(msg: *const c_char) -> ! {
         String::from("(null)")
     } else {
         // SAFETY: fatal.c passes its NUL-terminated stack buffer.
-        unsafe { CStr::from_ptr(msg) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(msg) }
+            .to_string_lossy()
+            .into_owned()
     };
     fatal::fatal_message(&text)
 }
