@@ -262,7 +262,7 @@ for src in "${sources[@]}"; do
 		start=$(now)
 		# The outer 2>/dev/null silences bash's own "Aborted" job notice
 		# (timeout re-raises a test's fatal signal on itself).
-		{ (cd "$out_dir" && IV_EXCLUDE_POLL_METHOD=$(exclusion_for "$m") \
+		{ (cd "$out_dir" && IVYKIS_EXPECT_METHOD=$m IV_EXCLUDE_POLL_METHOD=$(exclusion_for "$m") \
 			exec timeout -k 5 "$timeout_secs" "$bin" </dev/null >"$log" 2>&1); } 2>/dev/null
 		status=$?
 		took=$(elapsed "$start")
