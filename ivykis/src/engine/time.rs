@@ -85,8 +85,8 @@ pub fn monotonic() -> Timespec {
     // CLOCK_MONOTONIC always exists on the systems we build for.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     Timespec {
-        sec: ts.tv_sec as i64,
-        nsec: ts.tv_nsec as i64,
+        sec: i64::from(ts.tv_sec),
+        nsec: i64::from(ts.tv_nsec),
     }
 }
 
