@@ -84,6 +84,8 @@ pub fn monotonic() -> Timespec {
     // SAFETY: `ts` is a valid, writable timespec for the call;
     // CLOCK_MONOTONIC always exists on the systems we build for.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // `From` rather than `as`: lossless where time_t or long is 32 bits.
+    #[allow(clippy::useless_conversion)]
     Timespec {
         sec: i64::from(ts.tv_sec),
         nsec: i64::from(ts.tv_nsec),
