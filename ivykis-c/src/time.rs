@@ -6,8 +6,7 @@ use ivykis::engine::time::{self, Timespec};
 /// macro dereferences; refreshes a stale cache first.
 #[no_mangle]
 pub extern "C" fn __iv_now_location_valid() -> *const Timespec {
-    time::validate();
-    time::location()
+    time::location_valid()
 }
 
 /// `struct timespec *__iv_now_location(void)`: the cache's address without a

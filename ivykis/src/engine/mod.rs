@@ -47,8 +47,8 @@ pub struct Loop {
     /// signals, child waits, worker pools, child threads).
     pub refs: usize,
     quit: bool,
-    /// The wait's output, kept to reuse its capacity.
-    events: Vec<Event>,
+    /// Depth of `run` calls in progress (`deinit` refuses while non-zero).
+    running: u32,
 }
 
 impl Loop {
@@ -187,7 +187,7 @@ pub fn init() -> Result<(), InitError> {
         tasks: TaskQueue::default(),
         refs: 0,
         quit: false,
-        events: Vec::new(),
+        running: 0,
     }));
     CURRENT.with(|c| c.set(Box::into_raw(state)));
     time::invalidate();
@@ -195,12 +195,14 @@ pub fn init() -> Result<(), InitError> {
 }
 
 /// Frees the calling thread's loop and every registration in it. `false` if
-/// the thread has none.
+/// the thread has none. Fatal from inside a running loop's callback.
 pub fn deinit() -> bool {
-    let ptr = CURRENT.with(|c| c.replace(std::ptr::null()));
-    if ptr.is_null() {
-        return false;
+    match try_with(|l| l.running) {
+        None => return false,
+        Some(0) => {}
+        Some(_) => crate::fatal!("iv_deinit: called from a callback while the loop runs"),
     }
+    let ptr = CURRENT.with(|c| c.replace(std::ptr::null()));
     // SAFETY: `ptr` came from `Box::into_raw` in `init` and CURRENT no longer
     // holds it, so this is the only owner; no borrow of it is live because
     // engine functions never keep one across a call out of the engine.
@@ -225,70 +227,111 @@ pub fn quit() {
 /// Runs the calling thread's loop until [`quit`] or until nothing is
 /// registered (SPEC 1, one iteration per turn of the `loop`).
 pub fn run() {
-    with("iv_main", |l| l.quit = false);
+    let ptr = CURRENT.with(Cell::get);
+    if ptr.is_null() {
+        crate::fatal!("iv_main: called in a thread without an event loop (call iv_init first)");
+    }
+    // SAFETY: as in `try_with`, the loop lives until `deinit`; and `deinit`
+    // refuses to free it while `running` is non-zero, which the guard below
+    // keeps so until this function returns or unwinds. Holding the reference
+    // saves a thread-local lookup per table operation.
+    let cell = unsafe { &*ptr };
+    let _running = RunGuard::enter(cell);
     // The cache may be arbitrarily old (iv_now read long before iv_main).
     time::invalidate();
+    let mut events = Vec::new();
     loop {
-        time::validate();
-        run_timers();
-        run_tasks();
-        let Some(mut events) = wait() else {
+        if !cell.borrow().timers.is_empty() {
+            // The one clock read of the iteration, and only when a timer
+            // needs it.
+            time::validate();
+            run_timers(cell);
+        }
+        // Checked after the timers: a timer's handler may add a task, which
+        // runs in this iteration.
+        if !cell.borrow().tasks.is_empty() {
+            run_tasks(cell);
+        }
+        if !wait(cell, &mut events) {
             return;
-        };
+        }
         time::invalidate();
-        dispatch_fds(&events);
+        dispatch_fds(cell, &events);
         events.clear();
-        try_with(|l| {
-            if l.events.capacity() < events.capacity() {
-                l.events = events;
-            }
-        });
     }
 }
 
-fn run_timers() {
+/// Counts nested runs of a loop so that `deinit` cannot free it under one;
+/// undone on return and on unwind (a Rust callback may panic).
+struct RunGuard<'a>(&'a RefCell<Loop>);
+
+impl<'a> RunGuard<'a> {
+    fn enter(cell: &'a RefCell<Loop>) -> RunGuard<'a> {
+        let mut l = cell.borrow_mut();
+        l.running += 1;
+        l.quit = false;
+        RunGuard(cell)
+    }
+}
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        self.0.borrow_mut().running -= 1;
+    }
+}
+
+fn run_timers(cell: &RefCell<Loop>) {
     let now = time::cached();
-    with("iv_main", |l| l.timers.begin_phase());
-    while let Some(callback) = with("iv_main", |l| l.timers.pop_due(now)) {
-        callback.call(());
+    cell.borrow_mut().timers.begin_phase();
+    loop {
+        let due = cell.borrow_mut().timers.pop_due(now);
+        match due {
+            Some(callback) => callback.call(()),
+            None => break,
+        }
     }
-    try_with(|l| l.timers.end_phase());
+    cell.borrow_mut().timers.end_phase();
 }
 
-fn run_tasks() {
-    let round = with("iv_main", |l| l.tasks.begin_round());
-    while let Some(callback) = with("iv_main", |l| l.tasks.pop()) {
-        callback.call(round);
+fn run_tasks(cell: &RefCell<Loop>) {
+    let round = cell.borrow_mut().tasks.begin_round();
+    loop {
+        let next = cell.borrow_mut().tasks.pop();
+        match next {
+            Some(callback) => callback.call(round),
+            None => break,
+        }
     }
-    try_with(|l| l.tasks.end_round());
+    cell.borrow_mut().tasks.end_round();
 }
 
-/// Steps 3 and 4 of an iteration: return `None` if the loop should stop,
-/// else flush interest changes, wait, and return the ready events.
-fn wait() -> Option<Vec<Event>> {
-    with("iv_main", |l| {
-        if l.quit || l.registered() == 0 {
-            return None;
-        }
-        let timeout = if !l.tasks.is_empty() {
-            Some(Duration::ZERO)
-        } else {
-            l.timers
-                .next_expiry()
-                .map(|t| t.saturating_duration_since(time::cached()))
-        };
-        if let Err((fd, e)) = l.fds.flush(&mut *l.poller) {
-            crate::fatal!("iv_fd_register: the kernel refused to poll fd {fd}: {e}");
-        }
-        let mut events = std::mem::take(&mut l.events);
-        if let Err(e) = l.poller.wait(timeout, &mut events) {
-            crate::fatal!("iv_main: {} wait failed: {e}", l.poller.name());
-        }
-        Some(events)
-    })
+/// Steps 3 and 4 of an iteration: `false` if the loop should stop, else
+/// flush interest changes, wait, and leave the ready events in `events`.
+fn wait(cell: &RefCell<Loop>, events: &mut Vec<Event>) -> bool {
+    let mut guard = cell.borrow_mut();
+    let l = &mut *guard;
+    if l.quit || l.registered() == 0 {
+        return false;
+    }
+    let timeout = if !l.tasks.is_empty() {
+        Some(Duration::ZERO)
+    } else {
+        // `time::now` reads the clock only if no timer phase ran this
+        // iteration (a timer was added by a task or an fd callback).
+        l.timers
+            .next_expiry()
+            .map(|t| t.saturating_duration_since(time::now()))
+    };
+    if let Err((fd, e)) = l.fds.flush(&mut *l.poller) {
+        crate::fatal!("iv_fd_register: the kernel refused to poll fd {fd}: {e}");
+    }
+    if let Err(e) = l.poller.wait(timeout, events) {
+        crate::fatal!("iv_main: {} wait failed: {e}", l.poller.name());
+    }
+    true
 }
 
-fn dispatch_fds(events: &[Event]) {
+fn dispatch_fds(cell: &RefCell<Loop>, events: &[Event]) {
     for event in events {
         let Some((key, ready)) = fd::decode(event) else {
             continue;
@@ -297,11 +340,15 @@ fn dispatch_fds(events: &[Event]) {
             if !ready.contains(band) {
                 continue;
             }
-            let lookup = try_with(|l| l.fds.callback_for(&mut *l.poller, key, band));
+            let lookup = {
+                let mut guard = cell.borrow_mut();
+                let l = &mut *guard;
+                l.fds.callback_for(&mut *l.poller, key, band)
+            };
             match lookup {
-                Some(Lookup::Call(callback)) => callback.call(band),
-                Some(Lookup::Skip) => {}
-                Some(Lookup::Gone) | None => break,
+                Lookup::Call(callback) => callback.call(band),
+                Lookup::Skip => {}
+                Lookup::Gone => break,
             }
         }
     }

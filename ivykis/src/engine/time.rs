@@ -68,9 +68,20 @@ impl Timespec {
     }
 }
 
+/// One thread-local for both, so that each access is one TLS lookup (a
+/// `__tls_get_addr` call in a shared library).
+struct NowCache {
+    now: UnsafeCell<Timespec>,
+    valid: Cell<bool>,
+}
+
 thread_local! {
-    static NOW: UnsafeCell<Timespec> = const { UnsafeCell::new(Timespec { sec: 0, nsec: 0 }) };
-    static NOW_VALID: Cell<bool> = const { Cell::new(false) };
+    static NOW: NowCache = const {
+        NowCache {
+            now: UnsafeCell::new(Timespec { sec: 0, nsec: 0 }),
+            valid: Cell::new(false),
+        }
+    };
 }
 
 /// Reads CLOCK_MONOTONIC through the C library's vDSO-backed
@@ -95,47 +106,64 @@ pub fn monotonic() -> Timespec {
 /// Marks this thread's cached time stale.
 #[inline]
 pub fn invalidate() {
-    NOW_VALID.with(|v| v.set(false));
+    NOW.with(|c| c.valid.set(false));
 }
 
 /// Refreshes the cache if it is stale.
 #[inline]
 pub fn validate() {
-    if !NOW_VALID.with(Cell::get) {
-        refresh();
-    }
+    NOW.with(|c| {
+        if !c.valid.get() {
+            store(c);
+        }
+    });
 }
 
 /// Re-reads the clock into the cache.
 pub fn refresh() {
+    NOW.with(store);
+}
+
+fn store(cache: &NowCache) {
     let now = monotonic();
     // SAFETY: NOW is this thread's own cell; nothing else holds a Rust
     // reference into it (C holds only the raw address and reads it between
     // calls, never concurrently with this write, since both run on this thread).
-    NOW.with(|cell| unsafe { *cell.get() = now });
-    NOW_VALID.with(|v| v.set(true));
+    unsafe { *cache.now.get() = now };
+    cache.valid.set(true);
 }
 
 /// The cached time, refreshed first if stale.
 #[inline]
 pub fn now() -> Timespec {
     validate();
-    // SAFETY: as in `refresh`: a plain read of this thread's own cell.
-    NOW.with(|cell| unsafe { *cell.get() })
+    cached()
 }
 
 /// The cached time as is (possibly stale).
 #[inline]
 pub(crate) fn cached() -> Timespec {
-    // SAFETY: as in `refresh`.
-    NOW.with(|cell| unsafe { *cell.get() })
+    // SAFETY: as in `store`: a plain read of this thread's own cell.
+    NOW.with(|c| unsafe { *c.now.get() })
 }
 
 /// Address of this thread's cached time, without refreshing it. Valid for as
 /// long as the thread lives.
 #[inline]
 pub fn location() -> *mut Timespec {
-    NOW.with(UnsafeCell::get)
+    NOW.with(|c| c.now.get())
+}
+
+/// Address of this thread's cached time, refreshed first if stale: the
+/// `iv_now` macro's function, in one thread-local lookup.
+#[inline]
+pub fn location_valid() -> *const Timespec {
+    NOW.with(|c| {
+        if !c.valid.get() {
+            store(c);
+        }
+        c.now.get().cast_const()
+    })
 }
 
 #[cfg(test)]
