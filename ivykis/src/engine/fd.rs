@@ -135,7 +135,15 @@ impl FdTable {
     /// Tells the backend the net change of every queued record. A refusal
     /// is returned with the descriptor it concerns; the record is then
     /// left unknown to the kernel.
+    #[inline]
     pub fn flush(&mut self, poller: &mut dyn Poller) -> Result<(), (RawFd, io::Error)> {
+        if self.changes.is_empty() {
+            return Ok(());
+        }
+        self.flush_changes(poller)
+    }
+
+    fn flush_changes(&mut self, poller: &mut dyn Poller) -> Result<(), (RawFd, io::Error)> {
         let mut result = Ok(());
         for key in self.changes.drain(..) {
             let Some(rec) = self.slab.get_mut(key) else {

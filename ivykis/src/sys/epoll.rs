@@ -179,10 +179,10 @@ impl Poller for Epoll {
         };
         // SAFETY: the kernel initialised the first `n` entries.
         unsafe { self.events.set_len(n) };
-        events.extend(self.events.iter().map(|ev| {
-            let token = ev.u64;
-            (token, ready_bands(ev.events))
-        }));
+        events.reserve(n);
+        for ev in &self.events {
+            events.push((ev.u64, ready_bands(ev.events)));
+        }
         let full = n == self.events.capacity();
         self.events.clear();
         if full && n < MAX_EVENTS {
