@@ -1,5 +1,7 @@
-//! The "epoll" method: level-triggered epoll, waiting with `epoll_pwait2`
-//! (nanosecond timeouts) where the kernel has it and `epoll_wait` otherwise.
+//! The "epoll" method: level-triggered epoll. A wait with a timeout that has
+//! a sub-millisecond part uses `epoll_pwait2` (nanosecond timeouts) where the
+//! kernel has it; every other wait, and every wait once `epoll_pwait2` has
+//! answered ENOSYS or EPERM, uses `epoll_wait`.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -161,7 +163,11 @@ impl Poller for Epoll {
     }
 
     fn wait(&mut self, timeout: Option<Duration>, events: &mut Vec<Event>) -> io::Result<()> {
-        let result = if PWAIT2_WORKS.load(Ordering::Relaxed) {
+        // epoll_pwait2 only where it adds something: a timeout with a
+        // sub-millisecond part. Otherwise the C library's epoll_wait wrapper is
+        // cheaper than the generic syscall() path.
+        let needs_ns = timeout.is_some_and(|d| d.subsec_nanos() % 1_000_000 != 0);
+        let result = if needs_ns && PWAIT2_WORKS.load(Ordering::Relaxed) {
             match self.wait_pwait2(timeout) {
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {
                     PWAIT2_WORKS.store(false, Ordering::Relaxed);
