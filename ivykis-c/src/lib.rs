@@ -10,11 +10,21 @@
 #![allow(non_snake_case, clippy::missing_safety_doc)]
 
 mod avl;
+mod event;
+mod event_raw;
 mod fatal;
 mod fd;
+mod fd_pump;
+mod inotify;
 mod main_loop;
+mod popen;
 mod registration;
+mod signal;
 mod stubs;
 mod task;
+mod thread;
 mod time;
 mod timer;
+mod tls;
+mod wait;
+mod work;

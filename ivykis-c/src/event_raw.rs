@@ -1,0 +1,28 @@
+//! `iv_event_raw`: not implemented yet (issue 3). Every function ends the
+//! process through `iv_fatal`'s path with "<name>: not implemented", so that
+//! the symbol exists and a program that calls it fails loudly.
+#![allow(clippy::missing_safety_doc)]
+
+use std::ffi::{c_int, c_void};
+
+use crate::stubs::not_implemented;
+
+// ---- iv_event_raw (issue 3) -----------------------------------------------
+
+/// `int iv_event_raw_register(struct iv_event_raw *)`.
+#[no_mangle]
+pub unsafe extern "C" fn iv_event_raw_register(_event: *mut c_void) -> c_int {
+    not_implemented!(iv_event_raw_register)
+}
+
+/// `void iv_event_raw_unregister(struct iv_event_raw *)`.
+#[no_mangle]
+pub unsafe extern "C" fn iv_event_raw_unregister(_event: *mut c_void) {
+    not_implemented!(iv_event_raw_unregister)
+}
+
+/// `void iv_event_raw_post(const struct iv_event_raw *)`.
+#[no_mangle]
+pub unsafe extern "C" fn iv_event_raw_post(_event: *const c_void) {
+    not_implemented!(iv_event_raw_post)
+}
