@@ -12,12 +12,15 @@
 //! a `RefCell` panic, never as aliasing.
 
 pub mod callback;
+pub mod event_raw;
 pub mod fatal;
 pub mod fd;
+pub mod signal;
 pub mod slab;
 pub mod task;
 pub mod time;
 pub mod timer;
+pub mod tls;
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -191,6 +194,7 @@ pub fn init() -> Result<(), InitError> {
     }));
     CURRENT.with(|c| c.set(Box::into_raw(state)));
     time::invalidate();
+    tls::on_init();
     Ok(())
 }
 
@@ -202,6 +206,7 @@ pub fn deinit() -> bool {
         Some(0) => {}
         Some(_) => crate::fatal!("iv_deinit: called from a callback while the loop runs"),
     }
+    tls::on_deinit();
     let ptr = CURRENT.with(|c| c.replace(std::ptr::null()));
     // SAFETY: `ptr` came from `Box::into_raw` in `init` and CURRENT no longer
     // holds it, so this is the only owner; no borrow of it is live because
