@@ -145,7 +145,7 @@ pub unsafe extern "C" fn iv_fd_register_try(this: *mut IvFd) -> c_int {
     }
 }
 
-fn set_errno(value: c_int) {
+pub(crate) fn set_errno(value: c_int) {
     // SAFETY: __errno_location returns this thread's errno slot.
     unsafe { *libc::__errno_location() = value };
 }

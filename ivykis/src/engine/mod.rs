@@ -12,6 +12,7 @@
 //! a `RefCell` panic, never as aliasing.
 
 pub mod callback;
+pub mod event;
 pub mod event_raw;
 pub mod fatal;
 pub mod fd;
@@ -21,6 +22,7 @@ pub mod task;
 pub mod time;
 pub mod timer;
 pub mod tls;
+pub mod wake;
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -29,6 +31,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::sys::{self, Event, Method, Poller};
+use event::Events;
 use fd::{FdTable, Lookup};
 use task::TaskQueue;
 use timer::TimerQueue;
@@ -46,6 +49,8 @@ pub struct Loop {
     pub timers: TimerQueue,
     /// Registered tasks.
     pub tasks: TaskQueue,
+    /// Registered cross-thread events and the loop's wake-up hub.
+    pub events: Events,
     /// Objects that keep `run` going besides fds, timers and tasks (events,
     /// signals, child waits, worker pools, child threads).
     pub refs: usize,
@@ -57,7 +62,7 @@ pub struct Loop {
 impl Loop {
     /// Number of registered objects of every kind.
     pub fn registered(&self) -> usize {
-        self.fds.len() + self.timers.len() + self.tasks.len() + self.refs
+        self.fds.len() + self.timers.len() + self.tasks.len() + self.events.len() + self.refs
     }
 }
 
@@ -188,6 +193,7 @@ pub fn init() -> Result<(), InitError> {
         fds: FdTable::default(),
         timers: TimerQueue::default(),
         tasks: TaskQueue::default(),
+        events: Events::default(),
         refs: 0,
         quit: false,
         running: 0,
@@ -216,6 +222,7 @@ pub fn deinit() -> bool {
     state.fds.clear();
     state.timers.clear();
     state.tasks.clear();
+    state.events.clear();
     true
 }
 
@@ -263,6 +270,7 @@ pub fn run() {
         time::invalidate();
         dispatch_fds(cell, &events);
         events.clear();
+        run_posted_events(cell);
     }
 }
 
@@ -318,7 +326,8 @@ fn wait(cell: &RefCell<Loop>, events: &mut Vec<Event>) -> bool {
     if l.quit || l.registered() == 0 {
         return false;
     }
-    let timeout = if !l.tasks.is_empty() {
+    let posted = l.events.existing_hub().is_some_and(|h| h.going_to_sleep());
+    let timeout = if posted || !l.tasks.is_empty() {
         Some(Duration::ZERO)
     } else {
         // `time::now` reads the clock only if no timer phase ran this
@@ -330,14 +339,45 @@ fn wait(cell: &RefCell<Loop>, events: &mut Vec<Event>) -> bool {
     if let Err((fd, e)) = l.fds.flush(&mut *l.poller) {
         crate::fatal!("iv_fd_register: the kernel refused to poll fd {fd}: {e}");
     }
-    if let Err(e) = l.poller.wait(timeout, events) {
+    let result = l.poller.wait(timeout, events);
+    if let Some(hub) = l.events.existing_hub() {
+        hub.awake();
+    }
+    if let Err(e) = result {
         crate::fatal!("iv_main: {} wait failed: {e}", l.poller.name());
     }
     true
 }
 
+/// Calls the handlers of the events posted since the last time.
+fn run_posted_events(cell: &RefCell<Loop>) {
+    let mut batch = {
+        let mut l = cell.borrow_mut();
+        match l.events.existing_hub() {
+            Some(hub) if hub.has_posts() => l.events.take_posted(),
+            _ => return,
+        }
+    };
+    for &key in &batch {
+        let callback = cell.borrow().events.callback(key);
+        if let Some(callback) = callback {
+            callback.call(());
+        }
+    }
+    batch.clear();
+    if let Ok(mut l) = cell.try_borrow_mut() {
+        l.events.return_batch(batch);
+    }
+}
+
 fn dispatch_fds(cell: &RefCell<Loop>, events: &[Event]) {
     for event in events {
+        if event.0 == wake::WAKE_TOKEN {
+            if let Some(hub) = cell.borrow().events.existing_hub() {
+                hub.clear_wakeup();
+            }
+            continue;
+        }
         let Some((key, ready)) = fd::decode(event) else {
             continue;
         };

@@ -32,6 +32,18 @@ mod poll;
 /// readiness (a slab [`Key`](crate::engine::slab::Key) as an integer).
 pub type Token = u64;
 
+/// Tokens for the engine's own descriptors (a loop's wake-up object): slab
+/// keys never have generation 0, so `n` (index `n`, generation 0) for small
+/// `n` cannot clash with a registration.
+pub const fn internal_token(n: u32) -> Token {
+    n as Token
+}
+
+/// `Some(n)` if `token` is `internal_token(n)`.
+pub fn internal_index(token: Token) -> Option<usize> {
+    (token >> 32 == 0).then_some(token as usize)
+}
+
 /// A set of readiness bands: error, input, output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bands(u8);

@@ -9,7 +9,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-use super::{cvt, timeout_ms, timeout_timespec, Bands, Event, Poller, Token};
+use super::{cvt, internal_index, timeout_ms, timeout_timespec, Bands, Event, Poller, Token};
 use crate::engine::slab::Key;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub struct Poll {
     entries: Vec<(RawFd, Token)>,
     /// Position in `pollfds` by slab index of the token (`u32::MAX`: none).
     position: Vec<u32>,
+    /// The same for the engine's internal tokens (see `sys::internal_token`).
+    internal_position: Vec<u32>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -37,15 +39,38 @@ impl Poll {
             pollfds: Vec::new(),
             entries: Vec::new(),
             position: Vec::new(),
+            internal_position: Vec::new(),
         }
     }
 
-    fn slot(token: Token) -> usize {
-        Key::from_raw(token).map_or(usize::MAX, |k| k.index() as usize)
+    /// The position table for `token` and the token's index in it.
+    fn table(&self, token: Token) -> (&Vec<u32>, usize) {
+        match internal_index(token) {
+            Some(i) => (&self.internal_position, i),
+            None => (
+                &self.position,
+                Key::from_raw(token).map_or(usize::MAX, |k| k.index() as usize),
+            ),
+        }
+    }
+
+    fn position_cell(&mut self, token: Token) -> &mut u32 {
+        let (table, slot) = match internal_index(token) {
+            Some(i) => (&mut self.internal_position, i),
+            None => (
+                &mut self.position,
+                Key::from_raw(token).expect("non-zero token").index() as usize,
+            ),
+        };
+        if slot >= table.len() {
+            table.resize((slot + 1).next_power_of_two(), NONE);
+        }
+        &mut table[slot]
     }
 
     fn position_of(&self, token: Token) -> Option<usize> {
-        let pos = *self.position.get(Self::slot(token))?;
+        let (table, slot) = self.table(token);
+        let pos = *table.get(slot)?;
         (pos != NONE && self.entries[pos as usize].1 == token).then_some(pos as usize)
     }
 }
@@ -92,11 +117,7 @@ impl Poller for Poll {
             self.pollfds[pos].events = events;
             return Ok(());
         }
-        let slot = Self::slot(token);
-        if slot >= self.position.len() {
-            self.position.resize((slot + 1).next_power_of_two(), NONE);
-        }
-        self.position[slot] = self.pollfds.len() as u32;
+        *self.position_cell(token) = self.pollfds.len() as u32;
         self.pollfds.push(libc::pollfd {
             fd: watched_fd,
             events,
@@ -110,11 +131,11 @@ impl Poller for Poll {
         let Some(pos) = self.position_of(token) else {
             return;
         };
-        self.position[Self::slot(token)] = NONE;
+        *self.position_cell(token) = NONE;
         self.pollfds.swap_remove(pos);
         self.entries.swap_remove(pos);
         if let Some(&(_, moved)) = self.entries.get(pos) {
-            self.position[Self::slot(moved)] = pos as u32;
+            *self.position_cell(moved) = pos as u32;
         }
     }
 
