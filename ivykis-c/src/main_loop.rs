@@ -64,7 +64,5 @@ pub extern "C" fn iv_poll_method_name() -> *const c_char {
 /// `unsigned long iv_get_thread_id(void)`: the OS thread id.
 #[no_mangle]
 pub extern "C" fn iv_get_thread_id() -> c_ulong {
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
-    tid as c_ulong
+    ivykis::engine::thread::current_tid() as c_ulong
 }

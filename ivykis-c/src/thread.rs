@@ -1,39 +1,55 @@
-//! `iv_thread`: not implemented yet (issue 3). Every function ends the
-//! process through `iv_fatal`'s path with "<name>: not implemented", so that
-//! the symbol exists and a program that calls it fails loudly.
-#![allow(clippy::missing_safety_doc)]
+//! `iv_thread` (SPEC 7): threads that hold a reference on their creator's
+//! loop until they end.
 
-use std::ffi::{c_char, c_int, c_ulong, c_void};
+use std::ffi::{c_char, c_int, c_ulong, c_void, CStr};
 
-use crate::stubs::not_implemented;
-use crate::stubs::Callback;
+use ivykis::engine::thread::{self, StartRoutine};
 
-// ---- iv_thread (issue 3); iv_get_thread_id lives in main_loop.rs ----------
-
-/// `int iv_thread_create(const char *name, void (*start)(void *), void *arg)`.
+/// `int iv_thread_create(const char *name, void (*start_routine)(void *),
+/// void *arg)`: 0, or -1 with errno set when the thread cannot be started.
 #[no_mangle]
 pub unsafe extern "C" fn iv_thread_create(
-    _name: *const c_char,
-    _start_routine: Callback,
-    _arg: *mut c_void,
+    name: *const c_char,
+    start_routine: Option<StartRoutine>,
+    arg: *mut c_void,
 ) -> c_int {
-    not_implemented!(iv_thread_create)
+    const WHAT: &str = "iv_thread_create";
+    let Some(routine) = start_routine else {
+        ivykis::fatal!("{WHAT}: NULL start routine");
+    };
+    if !ivykis::engine::inited() {
+        ivykis::fatal!("{WHAT}: called in a thread without iv_init");
+    }
+    let name = if name.is_null() {
+        c"(unnamed)"
+    } else {
+        // SAFETY: the caller passes a NUL-terminated name.
+        unsafe { CStr::from_ptr(name) }
+    };
+    match thread::create(name, routine, arg, WHAT) {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::fd::set_errno(e.raw_os_error().unwrap_or(libc::EAGAIN));
+            -1
+        }
+    }
 }
 
 /// `void iv_thread_set_debug_state(int state)`.
 #[no_mangle]
-pub unsafe extern "C" fn iv_thread_set_debug_state(_state: c_int) {
-    not_implemented!(iv_thread_set_debug_state)
+pub extern "C" fn iv_thread_set_debug_state(state: c_int) {
+    thread::set_debug(state != 0);
 }
 
-/// `unsigned long iv_thread_get_id(void)`.
+/// `unsigned long iv_thread_get_id(void)`: the OS thread id.
 #[no_mangle]
-pub unsafe extern "C" fn iv_thread_get_id() -> c_ulong {
-    not_implemented!(iv_thread_get_id)
+pub extern "C" fn iv_thread_get_id() -> c_ulong {
+    thread::current_tid() as c_ulong
 }
 
-/// `void iv_thread_list_children(void)`.
+/// `void iv_thread_list_children(void)`: prints the calling thread's live
+/// children to standard error.
 #[no_mangle]
-pub unsafe extern "C" fn iv_thread_list_children() {
-    not_implemented!(iv_thread_list_children)
+pub extern "C" fn iv_thread_list_children() {
+    thread::list_children();
 }

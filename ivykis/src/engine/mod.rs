@@ -19,6 +19,7 @@ pub mod fd;
 pub mod signal;
 pub mod slab;
 pub mod task;
+pub mod thread;
 pub mod time;
 pub mod timer;
 pub mod tls;
@@ -51,6 +52,9 @@ pub struct Loop {
     pub tasks: TaskQueue,
     /// Registered cross-thread events and the loop's wake-up hub.
     pub events: Events,
+    /// Threads started by `thread::create` from this loop's thread that
+    /// have not been joined yet.
+    pub children: Vec<std::sync::Arc<thread::Child>>,
     /// Objects that keep `run` going besides fds, timers and tasks (events,
     /// signals, child waits, worker pools, child threads).
     pub refs: usize,
@@ -194,6 +198,7 @@ pub fn init() -> Result<(), InitError> {
         timers: TimerQueue::default(),
         tasks: TaskQueue::default(),
         events: Events::default(),
+        children: Vec::new(),
         refs: 0,
         quit: false,
         running: 0,
