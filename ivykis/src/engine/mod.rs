@@ -24,6 +24,7 @@ pub mod time;
 pub mod timer;
 pub mod tls;
 pub mod wake;
+pub mod work;
 
 use std::cell::{Cell, RefCell};
 use std::io;
