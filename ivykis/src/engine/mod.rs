@@ -16,6 +16,8 @@ pub mod event;
 pub mod event_raw;
 pub mod fatal;
 pub mod fd;
+pub mod inotify;
+pub mod pump;
 pub mod signal;
 pub mod slab;
 pub mod task;
