@@ -17,7 +17,9 @@
 //!   the connection switches from readable to writable interest until the
 //!   buffer is empty (which also stops reading from a client that does not
 //!   read its echoes);
-//! - clean close at end of file (after the echoes are written) and on errors.
+//! - clean close at end of file (after the echoes are written) and on errors;
+//! - signal sources: Ctrl-C (SIGINT) and SIGTERM quit the loop, and the
+//!   server prints its statistics and exits.
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
@@ -27,7 +29,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Duration;
 
-use ivykis::{EventLoop, FdAction, Handle, Interest, Ready};
+use ivykis::{EventLoop, FdAction, Handle, Interest, Ready, SignalFlags};
 
 /// Counters shared by the listener and every connection.
 #[derive(Default)]
@@ -163,6 +165,18 @@ fn on_listener_ready(h: &Handle, stats: &Rc<Stats>, listener: &mut TcpListener) 
     }
 }
 
+/// Ctrl-C (SIGINT) and SIGTERM end the loop. The callbacks run in the loop
+/// like any other, not in a signal handler, so they may do anything.
+fn quit_on_signals(h: &Handle) -> Result<(), ivykis::Error> {
+    for (signum, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        h.add_signal(signum, SignalFlags::NONE, move |h, _signum| {
+            println!("echo_server: {name}, shutting down");
+            h.quit().expect("loop is alive");
+        })?;
+    }
+    Ok(())
+}
+
 /// Starts serving on `addr`; returns the loop and the bound address.
 fn serve(addr: SocketAddr, stats: &Rc<Stats>) -> io::Result<(EventLoop, SocketAddr)> {
     let event_loop = EventLoop::new()?;
@@ -274,10 +288,18 @@ fn main() -> ExitCode {
     );
 
     if !demo {
-        // TODO(signals): once the crate has signal sources, quit on SIGINT and
-        // SIGTERM and print the statistics; until then Ctrl-C just ends the
-        // process.
+        if let Err(e) = quit_on_signals(&event_loop.handle()) {
+            eprintln!("echo_server: cannot watch for signals: {e}");
+            return ExitCode::FAILURE;
+        }
         event_loop.run();
+        println!(
+            "echo_server: {} connections accepted, {} closed, {} bytes echoed",
+            stats.accepted.get(),
+            stats.closed.get(),
+            stats.echoed_bytes.get()
+        );
+        // Dropping the loop closes the listener and the open connections.
         return ExitCode::SUCCESS;
     }
 
