@@ -6,11 +6,6 @@
 //! opaque pointers until their `#[repr(C)]` mirrors exist), each ending the
 //! process through `iv_fatal`'s path with "<name>: not implemented".
 
-use std::ffi::c_void;
-
-/// A `void (*)(void *)` callback as C passes it (NULL allowed).
-pub(crate) type Callback = Option<unsafe extern "C" fn(*mut c_void)>;
-
 /// Aborts with "`name`: not implemented".
 macro_rules! not_implemented {
     ($name:ident) => {

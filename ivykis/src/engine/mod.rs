@@ -25,6 +25,7 @@ pub mod thread;
 pub mod time;
 pub mod timer;
 pub mod tls;
+pub mod wait;
 pub mod wake;
 pub mod work;
 
@@ -55,6 +56,8 @@ pub struct Loop {
     pub tasks: TaskQueue,
     /// Registered cross-thread events and the loop's wake-up hub.
     pub events: Events,
+    /// The SIGCHLD watch shared by this loop's child-process interests.
+    pub waits: wait::LoopWaits,
     /// Threads started by `thread::create` from this loop's thread that
     /// have not been joined yet.
     pub children: Vec<std::sync::Arc<thread::Child>>,
@@ -201,6 +204,7 @@ pub fn init() -> Result<(), InitError> {
         timers: TimerQueue::default(),
         tasks: TaskQueue::default(),
         events: Events::default(),
+        waits: wait::LoopWaits::default(),
         children: Vec::new(),
         refs: 0,
         quit: false,
