@@ -4,6 +4,7 @@
 #   make                      cargo build + link build/libivykis.so.0.43.0
 #   make check                fmt, clippy, cargo test per poll method,
 #                             exported symbols, C conformance tests
+#   make check-man            man pages: links, coverage, groff warnings
 #   make install PREFIX=DIR   (DESTDIR honoured)    make uninstall
 #   make demo | bench | clean
 #
@@ -72,7 +73,7 @@ SO_LDFLAGS := -shared -Wl,-soname,$(SONAME) \
 	-Wl,--no-undefined -Wl,--gc-sections -Wl,-z,relro,-z,now \
 	-Wl,--as-needed
 
-.PHONY: all check demo bench install uninstall clean native-static-libs FORCE
+.PHONY: all check demo bench examples install uninstall clean native-static-libs FORCE
 
 all: $(BUILD)/$(SHLIB) $(BUILD)/$(SONAME) $(BUILD)/libivykis.so \
 	$(BUILD)/libivykis.a $(BUILD)/ivykis.pc
@@ -124,8 +125,29 @@ endef
 check: all
 	bash tests/run_all.sh
 
+# The man pages (man/*.3, installed under $(MANDIR)/man3): link pages match
+# the NAME sections, every public name has a page, and neither groff -ww nor
+# man --warnings complains. Needs groff (Debian: groff-base); see man/check-man.sh.
+check-man:
+	sh man/check-man.sh
+.PHONY: check-man
+
 demo:
 	$(CARGO) run --release --example echo_server -- --demo
+
+# The C example programs (examples/<name>/*.c), built into build/examples/
+# and linked against build/libivykis.so.0 with an rpath, so they run in
+# place: build/examples/popen_read ls -l /
+# The Rust examples are ivykis/examples/*.rs (cargo run --example NAME).
+EXAMPLE_CFLAGS ?= -std=gnu99 -O2 -Wall -Wextra
+C_EXAMPLES := $(BUILD)/examples/popen_read
+
+examples: $(C_EXAMPLES)
+
+$(BUILD)/examples/popen_read: examples/popen/popen_read.c $(HEADERS) $(BUILD)/$(SHLIB)
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) -Iivykis-c/include -o $@ $< \
+		-L$(BUILD) -l:$(SONAME) -Wl,-rpath,'$$ORIGIN/..' $(LDFLAGS)
 
 # BENCH_ARGS passes options through, e.g. make bench BENCH_ARGS=--smoke
 bench: all

@@ -8,6 +8,7 @@
 #                others; the engine reads it at the process's first loop)
 #   symbols      tests/check_symbols.sh build/libivykis.so.0
 #   ctest        tests/c/run.sh (C conformance tests, every poll method)
+#   man          man/check-man.sh (man pages: links, coverage, groff warnings)
 #
 # Every step runs even when an earlier one failed, so that one run shows all
 # problems; the exit status is non-zero if any step failed.
@@ -95,6 +96,7 @@ for m in "${METHODS[@]}"; do
 done
 run_step symbols check_symbols
 run_step ctest bash tests/c/run.sh
+run_step man sh man/check-man.sh
 
 echo
 echo "=== summary"

@@ -35,6 +35,10 @@ pub enum Error {
     /// removed, a one-shot timer or task already ran, or the token belongs
     /// to another (possibly older) loop.
     Stale,
+    /// [`Handle::watch_child`](crate::Handle::watch_child): the process
+    /// already has a watch (in some loop of the process, or from the C
+    /// library's `iv_wait_interest`).
+    AlreadyWatched,
     /// The operating system refused: opening the poll backend, setting the
     /// descriptor's flags, or watching it (for example `EPERM` for a regular
     /// file under epoll).
@@ -47,6 +51,7 @@ impl fmt::Display for Error {
             Error::AlreadyInitialized => f.write_str("this thread already has an event loop"),
             Error::LoopGone => f.write_str("the event loop behind this handle no longer exists"),
             Error::Stale => f.write_str("the token does not name a registered source of this loop"),
+            Error::AlreadyWatched => f.write_str("the child process is already watched"),
             Error::Io(e) => write!(f, "event loop I/O error: {e}"),
         }
     }

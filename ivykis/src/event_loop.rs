@@ -6,8 +6,10 @@ use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 
+use crate::child::ChildToken;
 use crate::engine::{self, InitError};
 use crate::error::Error;
+use crate::event::EventToken;
 use crate::fd::FdToken;
 use crate::registry::{self, unregister_from_engine, Entry};
 use crate::task::TaskToken;
@@ -337,6 +339,8 @@ impl Handle {
                 Some(Entry::Task(e)) => {
                     matches!(token, Token::Task(_)) && l.tasks.is_registered(e.engine_key)
                 }
+                Some(Entry::Event(_)) => matches!(token, Token::Event(_)),
+                Some(Entry::Child(_)) => matches!(token, Token::Child(_)),
                 Some(Entry::Reserved) | None => false,
             })
         })
@@ -376,6 +380,10 @@ pub enum Token {
     Timer(TimerToken),
     /// A task.
     Task(TaskToken),
+    /// An event or channel source.
+    Event(EventToken),
+    /// A child-process watch.
+    Child(ChildToken),
 }
 
 impl Token {
@@ -384,6 +392,8 @@ impl Token {
             Token::Fd(t) => (t.loop_id, t.key),
             Token::Timer(t) => (t.loop_id, t.key),
             Token::Task(t) => (t.loop_id, t.key),
+            Token::Event(t) => (t.loop_id, t.key),
+            Token::Child(t) => (t.loop_id, t.key),
         }
     }
 
@@ -394,6 +404,8 @@ impl Token {
             (Token::Fd(_), Some(Entry::Fd(_)))
                 | (Token::Timer(_), Some(Entry::Timer(_)))
                 | (Token::Task(_), Some(Entry::Task(_)))
+                | (Token::Event(_), Some(Entry::Event(_)))
+                | (Token::Child(_), Some(Entry::Child(_)))
         )
     }
 }
@@ -413,5 +425,11 @@ impl From<TimerToken> for Token {
 impl From<TaskToken> for Token {
     fn from(t: TaskToken) -> Token {
         Token::Task(t)
+    }
+}
+
+impl From<EventToken> for Token {
+    fn from(t: EventToken) -> Token {
+        Token::Event(t)
     }
 }

@@ -87,6 +87,17 @@
 //!   closure whose body only panics needs its return type spelled out, as in
 //!   `|_| -> TimerAction { unreachable!() }`: Rust cannot infer it.)
 //! - [`Instant`] is a point on the loop's clock.
+//! - Other threads reach a loop through cross-thread sources: an event
+//!   ([`Handle::add_event`]) is woken by a [`Poster`], a channel
+//!   ([`Handle::add_channel`]) receives values from a [`Sender`]; both are
+//!   `Send + Sync + Clone` and answer [`PostError`] once the source or its
+//!   loop is gone. A [`WorkPool`] runs closures on worker threads and hands
+//!   their results to completions on the loop's thread.
+//! - Child processes: [`Handle::watch_child`] and [`Handle::spawn`] (a
+//!   [`std::process::Command`]) deliver a child's [`ChildStatus`] changes to
+//!   a callback, and [`Handle::kill_child`] signals it without ever hitting
+//!   a reused pid; [`Handle::popen`] starts a program with a pipe to it and
+//!   a [`Popen`] that ends it in the background.
 //!
 //! # Implementation notes
 //!
@@ -155,9 +166,10 @@
 //! # Threads
 //!
 //! Every thread may have one loop, independent of the others; loops,
-//! handles and their callbacks stay on their thread (nothing here is
-//! `Send`). Tokens are plain data: a token sent to another thread names
-//! nothing there.
+//! handles and their callbacks stay on their thread (none of them is
+//! `Send`). Only [`Poster`] and [`Sender`] cross threads, to wake a loop or
+//! hand it values. Tokens are plain data: a token sent to another thread
+//! names nothing there.
 //!
 //! The first loop of the process also sets `SIGPIPE` to ignored (a write to
 //! a closed socket then fails with `EPIPE` instead of killing the process)
@@ -171,19 +183,33 @@ pub mod engine;
 #[doc(hidden)]
 pub mod sys;
 
+mod channel;
+mod child;
 mod error;
+mod event;
 mod event_loop;
 mod fd;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod inotify;
+mod popen;
 mod registry;
 mod signal;
 mod task;
 mod time;
 mod timer;
+mod work;
 
+pub use channel::{ChannelToken, SendError, Sender};
+pub use child::{ChildAction, ChildStatus, ChildToken, ResourceUsage, SpawnedChild};
 pub use error::Error;
+pub use event::{EventAction, EventToken, PostError, Poster};
 pub use event_loop::{EventLoop, Handle, Token};
 pub use fd::{FdAction, FdToken, Interest, Ready};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use inotify::{EventMask, InotifyToken, WatchAction, WatchEvent, WatchMask, WatchToken};
+pub use popen::{Popen, PopenMode};
 pub use signal::{SignalAction, SignalFlags, SignalToken};
 pub use task::{TaskAction, TaskToken};
 pub use time::Instant;
 pub use timer::{TimerAction, TimerToken};
+pub use work::WorkPool;

@@ -36,6 +36,11 @@ pub(crate) enum Entry {
     Fd(FdEntry),
     Timer(TimerEntry),
     Task(TaskEntry),
+    /// An event or channel source (`event.rs`; its drop closes the posters).
+    Event(crate::event::EventEntry),
+    /// A child-process watch (`child.rs`; its drop unregisters the engine's
+    /// interest, which borrows the loop itself).
+    Child(crate::child::ChildEntry),
 }
 
 pub(crate) struct FdEntry {
@@ -109,6 +114,26 @@ pub(crate) fn install(id: u64) -> Option<Registry> {
     })
 }
 
+/// Makes this thread's table the one of loop `id`, installing an empty one
+/// if it belongs to no loop or to another (for a loop the face did not
+/// create: a pool worker's, or the C library's `iv_init`). Returns a
+/// replaced table for the caller to drop outside the borrow; `Err` while the
+/// thread is exiting.
+pub(crate) fn adopt(id: u64) -> Result<Option<Registry>, ()> {
+    REGISTRY
+        .try_with(|cell| {
+            let mut registry = cell.borrow_mut();
+            if registry.as_ref().is_some_and(|r| r.loop_id == id) {
+                return None;
+            }
+            registry.replace(Registry {
+                loop_id: id,
+                entries: Slab::default(),
+            })
+        })
+        .map_err(|_| ())
+}
+
 /// Takes the table of loop `id` away (for the caller to drop outside the
 /// borrow).
 pub(crate) fn uninstall(id: u64) -> Option<Registry> {
@@ -168,5 +193,10 @@ pub(crate) fn unregister_from_engine(l: &mut Loop, entry: &Entry) {
         Entry::Task(e) => {
             l.tasks.unregister(e.engine_key);
         }
+        Entry::Event(e) => {
+            l.events.unregister(e.engine_key);
+        }
+        // Unregistered by the entry's drop, outside this borrow.
+        Entry::Child(_) => {}
     }
 }

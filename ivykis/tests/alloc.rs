@@ -136,3 +136,70 @@ fn steady_state_allocates_nothing() {
         handle.remove(token).unwrap();
     }
 }
+
+#[test]
+fn posting_and_sending_allocate_nothing_in_steady_state() {
+    use ivykis::EventAction;
+
+    let event_loop = EventLoop::new().unwrap();
+    let handle = event_loop.handle();
+
+    // An event whose callback posts it again, and a channel whose callback
+    // sends the next value: every iteration makes one post and one send (from
+    // the loop's own thread, so the counts are this thread's alone).
+    let rounds = Rc::new(Cell::new(0u32));
+    let measured = Rc::new(Cell::new(None::<u64>));
+    let baseline = Rc::new(Cell::new(0u64));
+    let poster_slot: Rc<Cell<Option<ivykis::Poster>>> = Rc::new(Cell::new(None));
+    let (r, m, b, slot) = (
+        rounds.clone(),
+        measured.clone(),
+        baseline.clone(),
+        poster_slot.clone(),
+    );
+    let (_event, poster) = handle
+        .add_event(move |h| {
+            r.set(r.get() + 1);
+            match r.get() {
+                n if n == WARM_UP => b.set(allocations()),
+                n if n == WARM_UP + MEASURED => {
+                    m.set(Some(allocations() - b.get()));
+                    h.quit().unwrap();
+                    return EventAction::Remove;
+                }
+                _ => {}
+            }
+            let poster = slot.take().unwrap();
+            poster.post().unwrap();
+            slot.set(Some(poster));
+            EventAction::Continue
+        })
+        .unwrap();
+    poster.post().unwrap();
+    poster_slot.set(Some(poster));
+
+    let sender_slot: Rc<Cell<Option<ivykis::Sender<u64>>>> = Rc::new(Cell::new(None));
+    let slot = sender_slot.clone();
+    let received = Rc::new(Cell::new(0u64));
+    let got = received.clone();
+    let (channel, sender) = handle
+        .add_channel(move |_h, n: u64| {
+            got.set(got.get() + 1);
+            let sender = slot.take().unwrap();
+            sender.send(n + 1).unwrap();
+            slot.set(Some(sender));
+        })
+        .unwrap();
+    sender.send(0).unwrap();
+    sender_slot.set(Some(sender));
+
+    event_loop.run();
+    assert_eq!(rounds.get(), WARM_UP + MEASURED);
+    assert!(received.get() >= u64::from(WARM_UP + MEASURED) - 1);
+    assert_eq!(
+        measured.get(),
+        Some(0),
+        "allocations during {MEASURED} steady-state posts and sends"
+    );
+    handle.remove(channel).unwrap();
+}

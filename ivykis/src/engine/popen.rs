@@ -3,7 +3,7 @@
 //! [`spawn`] forks a child that runs `execvp(file, argv)` with its standard
 //! output ("r") or standard input ("w") connected to a pipe, and returns the
 //! parent's end (non-blocking, close-on-exec) and a [`Child`]. The child is
-//! watched with [`wait`](super::wait) from the start, so its exit is
+//! watched with [`wait`](crate::engine::wait) from the start, so its exit is
 //! collected whenever it happens; no zombie is left whatever the order of
 //! events.
 //!
@@ -43,6 +43,9 @@ struct State {
     closing: Cell<bool>,
     terms_sent: Cell<u32>,
     timer: Cell<Option<Key>>,
+    /// The status word of the child's exit (or death by signal), once
+    /// collected (read by the Rust face: [`Child::exit_status`]).
+    exit: Cell<Option<c_int>>,
 }
 
 /// A child started by [`spawn`], until [`Child::close`].
@@ -113,11 +116,13 @@ pub unsafe fn spawn(
         closing: Cell::new(false),
         terms_sent: Cell::new(0),
         timer: Cell::new(None),
+        exit: Cell::new(None),
     });
     let on_state = {
         let state = Rc::clone(&state);
         Callback::Native(Rc::new(move |(status, _): Delivery| {
             if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+                state.exit.set(Some(status));
                 reaped(&state);
             }
         }))
@@ -167,6 +172,12 @@ impl Child {
             .map_or(0, Interest::pid)
     }
 
+    /// The status word of the child's exit (as `wait4` reports it), once it
+    /// was collected; `None` while the child runs.
+    pub fn exit_status(&self) -> Option<c_int> {
+        self.state.exit.get()
+    }
+
     /// Stops watching on behalf of the program; a child still running is
     /// ended in the background (see the module documentation).
     pub fn close(self) {
@@ -209,4 +220,27 @@ fn escalate(state: &Rc<State>) {
         l.timers.register(deadline, next)
     });
     state.timer.set(Some(key));
+}
+
+// ---------------------------------------------------------------------------
+// Safe entry point for the Rust face (`ivykis/src/popen.rs`), which has no
+// `unsafe` with which to build the C argument vector.
+
+/// [`spawn`] with the argument vector as a slice (`argv[0]` first); the
+/// NULL-terminated array of pointers is built here.
+pub fn spawn_args(
+    file: &CStr,
+    argv: &[&CStr],
+    direction: Direction,
+    what: &str,
+) -> io::Result<(OwnedFd, Child)> {
+    let pointers: Vec<*const c_char> = argv
+        .iter()
+        .map(|arg| arg.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    // SAFETY: `file` is a C string, and `pointers` a NULL-terminated array of
+    // C strings borrowed from `argv`; both outlive the call, and `spawn` uses
+    // them only until its fork returns (the child has its own copy).
+    unsafe { spawn(file, pointers.as_ptr(), direction, what) }
 }

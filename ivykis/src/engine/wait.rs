@@ -101,7 +101,10 @@ pub fn register(
 ) -> Result<Interest, RegisterError> {
     let interest = {
         let mut reg = registry();
-        if reg.contains_key(&pid) {
+        // An interest whose child's exit was collected but which was never
+        // unregistered does not own the pid any more: the kernel may have
+        // given it to this new child.
+        if reg.get(&pid).is_some_and(|s| !s.dead.load(Ordering::Acquire)) {
             return Err(RegisterError::Duplicate);
         }
         let interest = prepare(pid, deliver, what)?;
@@ -150,6 +153,7 @@ pub unsafe fn register_spawn(
         return Err(RegisterError::Io(e));
     }
     interest.shared.pid.store(pid, Ordering::Relaxed);
+    // A fresh pid: any entry for it is a stale, collected interest.
     reg.insert(pid, Arc::clone(&interest.shared));
     Ok(interest)
 }
@@ -339,4 +343,28 @@ impl Interest {
             release_watch(l);
         });
     }
+}
+
+// ---------------------------------------------------------------------------
+// Safe entry point for the Rust face (`ivykis/src/child.rs`), which has no
+// `unsafe` with which to read the rusage pointer of a [`Delivery`].
+
+/// A Rust-face delivery: the status word and the resource usage, borrowed
+/// for the call.
+pub type NativeDelivery = Rc<dyn Fn(c_int, &libc::rusage)>;
+
+/// [`register`] for a closure that gets the resource usage as a reference.
+pub fn register_native(
+    pid: libc::pid_t,
+    deliver: NativeDelivery,
+    what: &str,
+) -> Result<Interest, RegisterError> {
+    let callback = Callback::Native(Rc::new(move |(status, rusage): Delivery| {
+        // SAFETY: this callback is moved into `register` just below and never
+        // handed out, so its only caller is `deliver_statuses`, which passes
+        // the address of a `rusage` it owns and keeps alive for the call.
+        let rusage = unsafe { &*rusage };
+        deliver(status, rusage);
+    }));
+    register(pid, callback, what)
 }

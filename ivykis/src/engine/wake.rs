@@ -22,9 +22,9 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 
+use super::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering::*};
 use crate::sys::cvt;
 
 /// The token the hub's wake-up descriptor is polled under.
@@ -39,24 +39,42 @@ struct Queue {
     alive: bool,
 }
 
-/// See the module documentation.
-pub struct Hub {
+/// What wakes a sleeping loop: the kernel object it polls ([`WakeFd`]), or
+/// a model of one in the loom tests.
+pub trait Wakeup {
+    /// Makes the object readable (from any thread).
+    fn wake(&self);
+    /// Makes it unreadable again, consuming every wake-up so far.
+    fn drain(&self);
+}
+
+/// See the module documentation. `W` is the wake-up object; only the loom
+/// tests use another than [`WakeFd`].
+pub struct Hub<W: Wakeup = WakeFd> {
     queue: Mutex<Queue>,
     queued: AtomicUsize,
     sleeping: AtomicBool,
     notified: AtomicBool,
     /// The loop's id (for ownership checks by the faces).
     loop_id: u64,
-    read_end: OwnedFd,
-    /// The pipe's write end; `None` for an eventfd (one descriptor).
-    write_end: Option<OwnedFd>,
+    wakeup: W,
 }
 
 impl Hub {
     /// Opens the wake-up object for loop `loop_id`.
     pub fn new(loop_id: u64) -> io::Result<Hub> {
-        let (read_end, write_end) = open_wakeup()?;
-        Ok(Hub {
+        Ok(Hub::with_wakeup(loop_id, WakeFd::open()?))
+    }
+
+    /// The descriptor the loop polls.
+    pub(crate) fn poll_fd(&self) -> RawFd {
+        self.wakeup.read_end.as_raw_fd()
+    }
+}
+
+impl<W: Wakeup> Hub<W> {
+    fn with_wakeup(loop_id: u64, wakeup: W) -> Hub<W> {
+        Hub {
             queue: Mutex::new(Queue {
                 keys: Vec::new(),
                 alive: true,
@@ -65,19 +83,13 @@ impl Hub {
             sleeping: AtomicBool::new(false),
             notified: AtomicBool::new(false),
             loop_id,
-            read_end,
-            write_end,
-        })
+            wakeup,
+        }
     }
 
     /// The id of the loop this hub belongs to.
     pub fn loop_id(&self) -> u64 {
         self.loop_id
-    }
-
-    /// The descriptor the loop polls.
-    pub(crate) fn poll_fd(&self) -> RawFd {
-        self.read_end.as_raw_fd()
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
@@ -98,22 +110,9 @@ impl Hub {
             self.queued.fetch_add(1, SeqCst);
         }
         if self.sleeping.load(SeqCst) && !self.notified.swap(true, AcqRel) {
-            self.wake();
+            self.wakeup.wake();
         }
         Ok(())
-    }
-
-    fn wake(&self) {
-        let fd = self
-            .write_end
-            .as_ref()
-            .unwrap_or(&self.read_end)
-            .as_raw_fd();
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64. EAGAIN (counter or pipe
-        // full) means a wake-up is pending anyway; nothing else can fail on
-        // a descriptor we own.
-        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
     }
 
     /// Before the loop waits: announce the sleep and say whether posts are
@@ -136,21 +135,7 @@ impl Hub {
     /// Consumes the wake-up (the descriptor was reported readable).
     pub(crate) fn clear_wakeup(&self) {
         self.notified.store(false, SeqCst);
-        let mut buf = [0u8; 64];
-        loop {
-            // SAFETY: reads into a live local buffer of the given size.
-            let n = unsafe {
-                libc::read(
-                    self.read_end.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                )
-            };
-            // An eventfd is drained by one read; a pipe may need more.
-            if n <= 0 || self.write_end.is_none() || (n as usize) < buf.len() {
-                break;
-            }
-        }
+        self.wakeup.drain();
     }
 
     /// Moves the queued keys into `out` (which the caller keeps to reuse).
@@ -169,29 +154,79 @@ impl Hub {
     }
 }
 
-/// An eventfd, or a non-blocking close-on-exec pipe where eventfd is missing.
-fn open_wakeup() -> io::Result<(OwnedFd, Option<OwnedFd>)> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        // SAFETY: plain syscall without pointers.
-        match cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) }) {
-            // SAFETY: a fresh descriptor that nothing else owns.
-            Ok(fd) => return Ok((unsafe { OwnedFd::from_raw_fd(fd) }, None)),
-            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
-            Err(e) => return Err(e),
+/// The hub's kernel wake-up object: an eventfd, or a non-blocking
+/// close-on-exec pipe where eventfd is missing.
+pub struct WakeFd {
+    read_end: OwnedFd,
+    /// The pipe's write end; `None` for an eventfd (one descriptor).
+    write_end: Option<OwnedFd>,
+}
+
+impl WakeFd {
+    fn open() -> io::Result<WakeFd> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            // SAFETY: plain syscall without pointers.
+            match cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) }) {
+                Ok(fd) => {
+                    return Ok(WakeFd {
+                        // SAFETY: a fresh descriptor that nothing else owns.
+                        read_end: unsafe { OwnedFd::from_raw_fd(fd) },
+                        write_end: None,
+                    });
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
+        // SAFETY: fresh descriptors that nothing else owns.
+        Ok(unsafe {
+            WakeFd {
+                read_end: OwnedFd::from_raw_fd(fds[0]),
+                write_end: Some(OwnedFd::from_raw_fd(fds[1])),
+            }
+        })
+    }
+}
+
+impl Wakeup for WakeFd {
+    fn wake(&self) {
+        let fd = self
+            .write_end
+            .as_ref()
+            .unwrap_or(&self.read_end)
+            .as_raw_fd();
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64. EAGAIN (counter or pipe
+        // full) means a wake-up is pending anyway; nothing else can fail on
+        // a descriptor we own.
+        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    }
+
+    fn drain(&self) {
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: reads into a live local buffer of the given size.
+            let n = unsafe {
+                libc::read(
+                    self.read_end.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                )
+            };
+            // An eventfd is drained by one read; a pipe may need more.
+            if n <= 0 || self.write_end.is_none() || (n as usize) < buf.len() {
+                break;
+            }
         }
     }
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
-    // SAFETY: fresh descriptors that nothing else owns.
-    Ok(unsafe {
-        (
-            OwnedFd::from_raw_fd(fds[0]),
-            Some(OwnedFd::from_raw_fd(fds[1])),
-        )
-    })
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 #[cfg(test)]
 mod tests {

@@ -22,12 +22,12 @@ use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use super::callback::Callback;
 use super::slab::Key;
+use super::sync::{AtomicBool, Mutex, MutexGuard, Ordering};
 use super::thread;
 use super::time;
 use super::wake::Hub;
@@ -89,6 +89,40 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Worker side of the completion hand-off: queues a job whose `work`
+    /// ran for its completion, and posts the owner's event unless a post is
+    /// already pending that the owner has not begun to handle.
+    fn finish(&self, job: Job) {
+        self.lock().finished.push(job);
+        if !self.completion_posted.swap(true, Ordering::SeqCst) {
+            let _ = self.owner_hub.post(self.owner_key.to_raw());
+        }
+    }
+
+    /// Owner side: takes the finished jobs. The flag is lowered before the
+    /// list is taken, so a worker that finishes after the take sees it
+    /// lowered and posts again.
+    fn take_finished(&self) -> Vec<Job> {
+        self.completion_posted.store(false, Ordering::SeqCst);
+        std::mem::take(&mut self.lock().finished)
+    }
+}
+
+impl State {
+    /// An idle worker's timer expired: if it is still on the idle list, it
+    /// leaves it and is no longer counted (`true`: it ends). If a submitter
+    /// popped it, a wake-up is on its way and it stays (`false`).
+    fn retire_idle(&mut self, id: u64) -> bool {
+        match self.idle.iter().position(|w| w.id == id) {
+            Some(i) => {
+                self.idle.swap_remove(i);
+                self.workers -= 1;
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -250,8 +284,7 @@ fn release_owner(shared: &Shared) {
 
 /// Owner thread: run the completions of finished jobs.
 fn run_completions(shared: &Arc<Shared>) {
-    shared.completion_posted.store(false, Ordering::SeqCst);
-    let finished = std::mem::take(&mut shared.lock().finished);
+    let finished = shared.take_finished();
     let count = finished.len();
     for job in finished {
         // SAFETY: `submit`'s caller promised that `complete(data)` is sound
@@ -375,10 +408,7 @@ impl Worker {
         // SAFETY: `submit`'s caller promised that `work(data)` is sound on a
         // worker thread, once.
         unsafe { (job.work)(job.data) };
-        self.shared.lock().finished.push(job);
-        if !self.shared.completion_posted.swap(true, Ordering::SeqCst) {
-            let _ = self.shared.owner_hub.post(self.shared.owner_key.to_raw());
-        }
+        self.shared.finish(job);
         if more {
             // Back to the loop first, so that tasks the job registered run
             // before the next job; the post from our own thread is free.
@@ -410,18 +440,7 @@ impl Worker {
 
     fn idle_timeout(&self) {
         self.idle_timer.set(None);
-        let retire = {
-            let mut st = self.shared.lock();
-            match st.idle.iter().position(|w| w.id == self.id) {
-                Some(i) => {
-                    st.idle.swap_remove(i);
-                    st.workers -= 1;
-                    true
-                }
-                // Popped by a submitter: a wake-up is on its way.
-                None => false,
-            }
-        };
+        let retire = self.shared.lock().retire_idle(self.id);
         if retire {
             self.end();
         }
@@ -436,3 +455,110 @@ impl Worker {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Closure jobs: a safe way to submit (used by the Rust face, which has no
+// `unsafe`). Additive; nothing above depends on it.
+// ---------------------------------------------------------------------------
+
+/// What a worker leaves for the owner in a [`ClosureJob`].
+enum WorkSlot<W, T> {
+    /// Not run yet.
+    Pending(W),
+    /// Run; its result, or the panic it raised.
+    Done(std::thread::Result<T>),
+    /// In between (only while the worker runs it).
+    Taken,
+}
+
+/// The one allocation behind a job of [`Pool::submit_closure`]. The worker
+/// touches only `work` (whose parts are `Send`); `complete`, which need not
+/// be `Send`, is read and dropped only on the owner's thread.
+struct ClosureJob<W, T, C> {
+    work: WorkSlot<W, T>,
+    complete: C,
+}
+
+/// `Job::work` of a closure job: runs the work closure, catching a panic
+/// (a worker runs under an `extern "C"` frame, which a panic must not cross).
+unsafe fn closure_work<W, T, C>(data: *mut c_void)
+where
+    W: FnOnce() -> T,
+{
+    let job = data.cast::<ClosureJob<W, T, C>>();
+    // SAFETY: `data` is the box leaked by `submit_closure`, alive until
+    // `closure_complete` takes it back on the owner's thread, which the pool
+    // does only after this function returned (the hand-over goes through the
+    // pool's mutex). Until then this worker is the only one to touch the job,
+    // and it takes a reference to the `work` field alone: the completion is
+    // neither read nor dropped on this thread.
+    let slot = unsafe { &mut *std::ptr::addr_of_mut!((*job).work) };
+    if let WorkSlot::Pending(work) = std::mem::replace(slot, WorkSlot::Taken) {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        *slot = WorkSlot::Done(result);
+    }
+}
+
+/// `Job::complete` of a closure job: frees the job and calls the completion
+/// with the work's result, on the owner's thread.
+unsafe fn closure_complete<W, T, C>(data: *mut c_void)
+where
+    C: FnOnce(std::thread::Result<T>),
+{
+    // SAFETY: the box leaked by `submit_closure`; the pool calls this once,
+    // on the owner's thread (where the box and its completion were made),
+    // after `closure_work` has returned, and never touches `data` again.
+    let job = unsafe { Box::from_raw(data.cast::<ClosureJob<W, T, C>>()) };
+    let ClosureJob { work, complete } = *job;
+    match work {
+        WorkSlot::Done(result) => complete(result),
+        // The pool runs the work before the completion, always.
+        WorkSlot::Pending(_) | WorkSlot::Taken => {
+            unreachable!("iv_work: completion before work")
+        }
+    }
+}
+
+impl Pool {
+    /// The safe form of [`Pool::submit`]: runs `work` on a worker thread,
+    /// then `complete` with its result on this (the owner's) thread. A panic
+    /// in `work` is caught on the worker and handed to `complete` as `Err`.
+    ///
+    /// One allocation per job. If the job never completes (the owner's loop
+    /// went away first), the job and both closures are leaked, never dropped
+    /// on the wrong thread. `complete` should not unwind: a panic in it
+    /// leaves the rest of that batch of completions uncalled (and leaked),
+    /// and keeps the pool's completion event registered. On `Err` both
+    /// closures are dropped here, unrun.
+    pub fn submit_closure<W, T, C>(&self, work: W, complete: C) -> Result<(), SubmitError>
+    where
+        W: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+        C: FnOnce(std::thread::Result<T>) + 'static,
+    {
+        let data: *mut ClosureJob<W, T, C> = Box::into_raw(Box::new(ClosureJob {
+            work: WorkSlot::Pending(work),
+            complete,
+        }));
+        let job = Job {
+            data: data.cast(),
+            work: closure_work::<W, T, C>,
+            complete: closure_complete::<W, T, C>,
+        };
+        // SAFETY: `closure_work` touches only the `Send` part of the job and
+        // may run on any thread; `closure_complete` runs on the owner's thread
+        // (`submit` refuses other threads), after the work, once, and frees
+        // the box; nothing else uses `data`.
+        let submitted = unsafe { self.submit(job) };
+        if submitted.is_err() {
+            // SAFETY: refused, so the pool never saw `data`: the box is still
+            // ours, and we are on the thread that made it (the completion is
+            // dropped where it was created).
+            drop(unsafe { Box::from_raw(data) });
+        }
+        submitted
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests;
