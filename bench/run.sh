@@ -51,6 +51,14 @@ WORKLOADS=(
 	"fd_pingpong fds=1000|fd_pingpong|fds=1000 active=4 rounds=50000|fds=1000 active=4 rounds=5000"
 	"timer_churn churn|timer_churn|mode=churn timers=1000000 spread_ms=100|mode=churn timers=100000 spread_ms=100"
 	"timer_churn idle|timer_churn|mode=idle timers=100000 fires=200000 rearm=10 spread_ms=100|mode=idle timers=10000 fires=20000 rearm=10 spread_ms=100"
+	"event_pingpong|event_pingpong|rounds=150000|rounds=20000"
+	"event_posts posters=1|event_posts|posters=1 posts=150000000|posters=1 posts=3000000"
+	"event_posts posters=4|event_posts|posters=4 posts=37500000|posters=4 posts=750000"
+	"event_raw|event_raw|calls=1000000|calls=100000"
+	"signal self|signal|mode=self deliveries=300000|mode=self deliveries=30000"
+	"signal thread|signal|mode=thread deliveries=120000|mode=thread deliveries=12000"
+	"work threads=2|work|threads=2 items=2000000 window=64|threads=2 items=100000 window=64"
+	"work threads=4|work|threads=4 items=2000000 window=64|threads=4 items=100000 window=64"
 )
 
 # ---- Options ----------------------------------------------------------------
@@ -390,6 +398,7 @@ if [ "$DO_CALLGRIND" = 1 ]; then
 			line=$(run_one "$lib" "$base.log" valgrind --tool=callgrind \
 				--callgrind-out-file="$base.out" \
 				--toggle-collect=bench_measured_phase \
+				--toggle-collect=start_thread \
 				"$WORK_DIR/bin/$program" $small_args)
 			ops=$(field "$line" ops)
 			# A human-readable listing next to the raw file.
@@ -471,6 +480,9 @@ fi
 		echo "share spent in the functions of libivykis.so proper; it excludes libc"
 		echo "calls made by the C library but includes whatever Rust's standard library"
 		echo "code is linked into ours, so compare the totals first."
+		echo "Threads other than the main one are counted over their whole life"
+		echo "(\`--toggle-collect=start_thread\`): posting threads, ping-pong peers and"
+		echo "the worker threads of an iv_work_pool."
 		echo
 		echo "| workload | parameters | ours Ir/op | Debian Ir/op | ours/Debian | ours: library itself | Debian: library itself |"
 		echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
