@@ -105,7 +105,9 @@ impl Shared {
     /// list is taken, so a worker that finishes after the take sees it
     /// lowered and posts again.
     fn take_finished(&self) -> Vec<Job> {
-        self.completion_posted.store(false, Ordering::SeqCst);
+        // A swap rather than a store: the same instruction on x86, and loom
+        // orders it against the workers' swaps.
+        self.completion_posted.swap(false, Ordering::SeqCst);
         std::mem::take(&mut self.lock().finished)
     }
 }
@@ -379,42 +381,45 @@ impl Worker {
     }
 
     /// Runs one job, or goes idle (or ends) when there is none.
+    /// Runs queued jobs until the queue is empty, then goes idle (or ends
+    /// after `put`). A job that registered tasks in this worker's loop gets
+    /// them run before the next job: the worker returns to its loop and
+    /// resumes through a post to itself (free: same thread).
     fn run_one(self: &Rc<Self>) {
         self.disarm_idle_timer();
-        let job = {
-            let mut st = self.shared.lock();
-            match st.queue.pop_front() {
-                Some(job) => Some((job, !st.queue.is_empty())),
-                None if st.put => {
-                    st.workers -= 1;
-                    None
+        loop {
+            let job = {
+                let mut st = self.shared.lock();
+                match st.queue.pop_front() {
+                    Some(job) => Some(job),
+                    None if st.put => {
+                        st.workers -= 1;
+                        None
+                    }
+                    None => {
+                        st.idle.push(IdleWorker {
+                            hub: Arc::clone(&self.hub),
+                            key: self.wake_key.get().map_or(0, Key::to_raw),
+                            id: self.id,
+                        });
+                        drop(st);
+                        self.arm_idle_timer();
+                        return;
+                    }
                 }
-                None => {
-                    st.idle.push(IdleWorker {
-                        hub: Arc::clone(&self.hub),
-                        key: self.wake_key.get().map_or(0, Key::to_raw),
-                        id: self.id,
-                    });
-                    drop(st);
-                    self.arm_idle_timer();
-                    return;
-                }
+            };
+            let Some(job) = job else {
+                self.end();
+                return;
+            };
+            // SAFETY: `submit`'s caller promised that `work(data)` is sound on a
+            // worker thread, once.
+            unsafe { (job.work)(job.data) };
+            self.shared.finish(job);
+            if super::try_with(|l| !l.tasks.is_empty()).unwrap_or(false) {
+                self.post_self();
+                return;
             }
-        };
-        let Some((job, more)) = job else {
-            self.end();
-            return;
-        };
-        // SAFETY: `submit`'s caller promised that `work(data)` is sound on a
-        // worker thread, once.
-        unsafe { (job.work)(job.data) };
-        self.shared.finish(job);
-        if more {
-            // Back to the loop first, so that tasks the job registered run
-            // before the next job; the post from our own thread is free.
-            self.post_self();
-        } else {
-            self.run_one();
         }
     }
 
