@@ -5,6 +5,7 @@
 #   make check                fmt, clippy, cargo test per poll method,
 #                             exported symbols, C conformance tests
 #   make check-man            man pages: links, coverage, groff warnings
+#   make loom                 loom model checks of the cross-thread handshakes
 #   make install PREFIX=DIR   (DESTDIR honoured)    make uninstall
 #   make demo | bench | clean
 #
@@ -125,6 +126,16 @@ endef
 check: all
 	bash tests/run_all.sh
 
+# Model checks of the cross-thread handshakes (the wake-up hub, the worker
+# pool's hand-offs) under loom: ivykis/src/engine/sync.rs says how. In a
+# target directory of its own, since --cfg loom changes every crate's flags.
+LOOM_MAX_PREEMPTIONS ?= 3
+.PHONY: loom
+loom:
+	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=$(LOOM_MAX_PREEMPTIONS) \
+		$(CARGO) test -p ivykis --lib --release \
+		--target-dir $(CARGO_TARGET_DIR)/loom -- loom_model
+
 # The man pages (man/*.3, installed under $(MANDIR)/man3): link pages match
 # the NAME sections, every public name has a page, and neither groff -ww nor
 # man --warnings complains. Needs groff (Debian: groff-base); see man/check-man.sh.
@@ -145,6 +156,13 @@ C_EXAMPLES := $(BUILD)/examples/popen_read
 examples: $(C_EXAMPLES)
 
 $(BUILD)/examples/popen_read: examples/popen/popen_read.c $(HEADERS) $(BUILD)/$(SHLIB)
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) -Iivykis-c/include -o $@ $< \
+		-L$(BUILD) -l:$(SONAME) -Wl,-rpath,'$$ORIGIN/..' $(LDFLAGS)
+
+# build/examples/dirwatch DIR (or --demo): iv_inotify.
+examples: $(BUILD)/examples/dirwatch
+$(BUILD)/examples/dirwatch: examples/dirwatch/dirwatch.c $(HEADERS) $(BUILD)/$(SHLIB)
 	@mkdir -p $(@D)
 	$(CC) $(EXAMPLE_CFLAGS) -Iivykis-c/include -o $@ $< \
 		-L$(BUILD) -l:$(SONAME) -Wl,-rpath,'$$ORIGIN/..' $(LDFLAGS)

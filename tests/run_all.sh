@@ -6,6 +6,9 @@
 #   test-<m>     cargo test --workspace with poll method <m> forced, for each
 #                of epoll, ppoll and poll (IV_EXCLUDE_POLL_METHOD names the
 #                others; the engine reads it at the process's first loop)
+#   loom         make loom (loom model checks of the wake-up hub and the
+#                worker pool's hand-offs; about a minute to build, seconds
+#                to run)
 #   symbols      tests/check_symbols.sh build/libivykis.so.0
 #   ctest        tests/c/run.sh (C conformance tests, every poll method)
 #   man          man/check-man.sh (man pages: links, coverage, groff warnings)
@@ -94,6 +97,7 @@ fi
 for m in "${METHODS[@]}"; do
 	run_step "test-$m" cargo_test_with_method "$m"
 done
+run_step loom timeout -k 10 "$CARGO_TEST_TIMEOUT" make --no-print-directory loom
 run_step symbols check_symbols
 run_step ctest bash tests/c/run.sh
 run_step man sh man/check-man.sh

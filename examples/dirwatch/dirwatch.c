@@ -70,6 +70,7 @@ static void lone_move_expired(void *cookie)
 {
 	(void)cookie;
 	printf("moved out %s\n", move_name);
+	fflush(stdout);
 }
 
 static void got_event(void *cookie, struct inotify_event *ev)
@@ -88,6 +89,7 @@ static void got_event(void *cookie, struct inotify_event *ev)
 			flush_move();
 			printf("moved in  %s %s\n", kind, name);
 		}
+		fflush(stdout);
 		return;
 	}
 	flush_move();
@@ -173,11 +175,15 @@ static char demo_dir[PATH_MAX];
 static struct iv_timer demo_timer;
 static int demo_step;
 
+/* The path of `name` in the demo directory (two buffers, used in turn, so
+ * that rename() can take two of them). */
 static const char *in_demo(const char *name)
 {
-	static char path[PATH_MAX];
+	static char paths[2][PATH_MAX + NAME_MAX + 2];
+	static int next;
+	char *path = paths[next++ % 2];
 
-	snprintf(path, sizeof(path), "%s/%s", demo_dir, name);
+	snprintf(path, sizeof(paths[0]), "%s/%s", demo_dir, name);
 	return path;
 }
 

@@ -18,10 +18,18 @@
 //! state crosses a C thread start as a raw pointer. Loom's `Arc` would
 //! only add leak checks, which these models do not need.
 //!
-//! Loom treats `SeqCst` loads and stores as acquire/release only, while it
-//! does model `fence(SeqCst)`. A handshake that relies on sequential
-//! consistency between two variables therefore states it with a fence,
-//! which is the same guarantee in both worlds.
+//! Two habits keep the code checkable without changing what it does:
+//!
+//! - Loom treats `SeqCst` loads and stores as acquire/release only, while
+//!   it does model `fence(SeqCst)`. A handshake that relies on sequential
+//!   consistency between two variables (the hub's `sleeping`/`queued`)
+//!   states it with a fence, the same guarantee in both worlds.
+//! - Loom orders a plain store only partially against another thread's
+//!   earlier read-modify-writes of the same variable, and then lets later
+//!   reads see values the C11 model forbids. A flag that threads raise
+//!   with `swap` is therefore lowered with `swap` too (the hub's
+//!   `notified`, the pool's `completion_posted`); on x86 a `SeqCst` store
+//!   is the same `xchg` instruction.
 
 #[cfg(all(test, loom))]
 pub(crate) use loom::sync::{

@@ -8,12 +8,15 @@
 //! costs tens of microseconds of scheduling; so a poster writes to the
 //! eventfd only when the loop may be asleep. The loop announces
 //! `sleeping = true` before it checks the queue and waits; a poster queues
-//! and then reads `sleeping`. Both sides use sequentially consistent
-//! operations (a Dekker-style handshake), so at least one of them sees the
-//! other: either the loop sees the queued key and does not sleep, or the
-//! poster sees `sleeping` and writes. `notified` makes repeated posts during
-//! one sleep cost one write. A post from the loop's own thread (from a
-//! callback) never sees `sleeping` and so never makes a system call.
+//! and then reads `sleeping`. Both sides put a sequentially consistent
+//! fence between their write and their read (a Dekker-style handshake), so
+//! at least one of them sees the other: either the loop sees the queued key
+//! and does not sleep, or the poster sees `sleeping` and writes. `notified`
+//! makes repeated posts during one sleep cost one write; the loop lowers it
+//! only after draining the wake-up (see `clear_wakeup`). A post from the
+//! loop's own thread (from a callback) never sees `sleeping` and so never
+//! makes a system call. `wake/loom_tests.rs` model-checks the handshake
+//! (`make loom`).
 //!
 //! The queue lives behind a `Mutex` that is held for a push or a swap only.
 //! Posting to a hub whose loop is gone is refused ([`Gone`]), never
@@ -24,7 +27,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::PoisonError;
 
-use super::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering::*};
+use super::sync::{fence, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering::*};
 use crate::sys::cvt;
 
 /// The token the hub's wake-up descriptor is polled under.
@@ -109,7 +112,9 @@ impl<W: Wakeup> Hub<W> {
             q.keys.push(key);
             self.queued.fetch_add(1, SeqCst);
         }
-        if self.sleeping.load(SeqCst) && !self.notified.swap(true, AcqRel) {
+        // The other half of the handshake in `going_to_sleep`.
+        fence(SeqCst);
+        if self.sleeping.load(Relaxed) && !self.notified.swap(true, AcqRel) {
             self.wakeup.wake();
         }
         Ok(())
@@ -118,8 +123,13 @@ impl<W: Wakeup> Hub<W> {
     /// Before the loop waits: announce the sleep and say whether posts are
     /// already queued (then the loop must not sleep).
     pub(crate) fn going_to_sleep(&self) -> bool {
-        self.sleeping.store(true, SeqCst);
-        self.queued.load(SeqCst) != 0
+        self.sleeping.store(true, Relaxed);
+        // Each side writes its variable, then a SeqCst fence, then reads
+        // the other's: of two such sequences, at least one sees the other
+        // side's write. (Stated with fences, which loom models; it treats
+        // SeqCst loads and stores as acquire/release only.)
+        fence(SeqCst);
+        self.queued.load(Relaxed) != 0
     }
 
     /// After the loop's wait.
@@ -134,8 +144,19 @@ impl<W: Wakeup> Hub<W> {
 
     /// Consumes the wake-up (the descriptor was reported readable).
     pub(crate) fn clear_wakeup(&self) {
-        self.notified.store(false, SeqCst);
+        // Drain first, then lower `notified`. The other order loses a
+        // wake-up: a poster that saw `sleeping` before `awake` could raise
+        // the flag just after it was lowered and write just before the
+        // drain, leaving the flag raised with nothing to read; the next
+        // sleep's posts would then see the flag and not write (found by
+        // `loom_model_two_posters`). In this order a poster that raises
+        // the flag after it is lowered writes after the drain. Posters
+        // that find it still raised queued their keys before the swap
+        // below, and `run_posted_events` takes them after it.
         self.wakeup.drain();
+        // A swap rather than a store: the same instruction on x86, and loom
+        // orders it against the posters' swaps.
+        self.notified.swap(false, SeqCst);
     }
 
     /// Moves the queued keys into `out` (which the caller keeps to reuse).
