@@ -8,6 +8,9 @@
 #   make loom                 loom model checks of the cross-thread handshakes
 #   make install PREFIX=DIR   (DESTDIR honoured)    make uninstall
 #   make demo | bench | clean
+#   make syslog-ng            Debian's syslog-ng 3.38 on this library: the
+#                             shared harness per poll method, then the
+#                             bad-input test (tests/syslog-ng/)
 #
 # Variables: PREFIX (/usr/local), DESTDIR, LIBDIR ($(PREFIX)/lib), INCLUDEDIR
 # ($(PREFIX)/include), MANDIR, PKGCONFIGDIR, CC, CARGO, LDFLAGS,
@@ -174,6 +177,15 @@ bench: all
 	else \
 		echo "make bench: bench/run.sh does not exist (yet)"; \
 	fi
+
+# Debian's unchanged syslog-ng 3.38 on the installed library: the shared
+# harness (../shared/tools/syslog-ng, or IVYKIS_SHARED) once per poll method,
+# then the bad-input test; ABUSE_ARGS= (empty) runs its long form.
+ABUSE_ARGS ?= --short
+.PHONY: syslog-ng
+syslog-ng: all
+	bash tests/syslog-ng/run_harness.sh --no-build
+	bash tests/syslog-ng/abuse.sh $(ABUSE_ARGS)
 
 install: all
 	@test -n "$(HEADERS)" || { echo "install: no headers in ivykis-c/include" >&2; exit 1; }
