@@ -69,6 +69,8 @@ if [ ! -f "$CACHE/ready" ] || [ ! -x "$SNG_ROOT/usr/sbin/syslog-ng" ]; then
 	if [ -z "${IVYKIS_SHARED:-}" ]; then
 		top=$(git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null) || top=$ROOT
 		IVYKIS_SHARED=$top/../shared
+		# A clone made elsewhere (CI clones into a scratch directory).
+		[ -d "$IVYKIS_SHARED" ] || IVYKIS_SHARED=/work/shared
 	fi
 	harness=$IVYKIS_SHARED/tools/syslog-ng/run.sh
 	[ -x "$harness" ] || die "no syslog-ng in the cache $CACHE, and the harness that sets it up" \

@@ -79,6 +79,8 @@ done
 if [ -z "${IVYKIS_SHARED:-}" ]; then
 	top=$(git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null) || top=$ROOT
 	IVYKIS_SHARED=$top/../shared
+	# A clone made elsewhere (CI clones into a scratch directory).
+	[ -d "$IVYKIS_SHARED" ] || IVYKIS_SHARED=/work/shared
 fi
 HARNESS=$IVYKIS_SHARED/tools/syslog-ng/run.sh
 if [ ! -x "$HARNESS" ]; then
