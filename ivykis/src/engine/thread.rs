@@ -84,13 +84,15 @@ thread_local! {
 
 extern "C" fn trampoline(start: *mut c_void) -> *mut c_void {
     // SAFETY: `create` passes a `Box<Start>` leaked for this thread alone.
-    let start = unsafe { Box::from_raw(start.cast::<Start>()) };
+    // The box is a temporary of this statement, so it is freed here, not at
+    // the end of the function: a `pthread_exit` in the start routine never
+    // returns to this frame (valgrind saw the box leak).
     let Start {
         name,
         routine,
         arg,
         notice,
-    } = *start;
+    } = *unsafe { Box::from_raw(start.cast::<Start>()) };
     notice.child.tid.store(current_tid(), Ordering::Release);
     set_os_thread_name(&name);
     drop(name);

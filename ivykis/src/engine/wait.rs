@@ -104,7 +104,10 @@ pub fn register(
         // An interest whose child's exit was collected but which was never
         // unregistered does not own the pid any more: the kernel may have
         // given it to this new child.
-        if reg.get(&pid).is_some_and(|s| !s.dead.load(Ordering::Acquire)) {
+        if reg
+            .get(&pid)
+            .is_some_and(|s| !s.dead.load(Ordering::Acquire))
+        {
             return Err(RegisterError::Duplicate);
         }
         let interest = prepare(pid, deliver, what)?;
