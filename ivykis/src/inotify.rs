@@ -370,10 +370,14 @@ impl Handle {
         let me: Rc<Cell<Option<FdToken>>> = Rc::new(Cell::new(None));
         let me2 = me.clone();
         // If adding fails, the source is dropped, which closes the instance.
-        let fd = self.add_fd(Source(instance), Interest::READABLE, move |h, source, _ready| {
-            deliver_batch(h, &source.0, me2.get());
-            FdAction::Continue
-        })?;
+        let fd = self.add_fd(
+            Source(instance),
+            Interest::READABLE,
+            move |h, source, _ready| {
+                deliver_batch(h, &source.0, me2.get());
+                FdAction::Continue
+            },
+        )?;
         me.set(Some(fd));
         INSTANCES.with(|list| {
             let mut list = list.borrow_mut();

@@ -108,7 +108,9 @@ fn create_modify_move_delete() {
     let inotify = h.add_inotify().unwrap();
     let seen = Seen::new();
     let mask = WatchMask::CREATE | WatchMask::MODIFY | WatchMask::MOVE | WatchMask::DELETE;
-    let watch = h.add_watch(inotify, dir.path(), mask, recorder(&seen, "dir")).unwrap();
+    let watch = h
+        .add_watch(inotify, dir.path(), mask, recorder(&seen, "dir"))
+        .unwrap();
     assert!(h.is_watching(watch));
     assert_eq!(watch.inotify(), inotify);
 
@@ -133,7 +135,10 @@ fn create_modify_move_delete() {
     let mut steps: Vec<(EventMask, OsString)> = Vec::new();
     for (label, mask, name, _) in &got {
         assert_eq!(*label, "dir");
-        let step = (*mask, name.clone().expect("events in a directory carry a name"));
+        let step = (
+            *mask,
+            name.clone().expect("events in a directory carry a name"),
+        );
         if steps.last() != Some(&step) {
             steps.push(step);
         }
@@ -163,8 +168,10 @@ fn events_go_to_their_own_watch() {
     let h = event_loop.handle();
     let inotify = h.add_inotify().unwrap();
     let seen = Seen::new();
-    h.add_watch(inotify, &a, WatchMask::CREATE, recorder(&seen, "A")).unwrap();
-    h.add_watch(inotify, &b, WatchMask::DELETE, recorder(&seen, "B")).unwrap();
+    h.add_watch(inotify, &a, WatchMask::CREATE, recorder(&seen, "A"))
+        .unwrap();
+    h.add_watch(inotify, &b, WatchMask::DELETE, recorder(&seen, "B"))
+        .unwrap();
     fs::write(a.join("1"), b"").unwrap();
     fs::write(b.join("2"), b"").unwrap();
     fs::remove_file(b.join("2")).unwrap();
@@ -181,15 +188,26 @@ fn a_missing_path_is_enoent_and_leaves_nothing() {
     let inotify = h.add_inotify().unwrap();
     let flag = Rc::new(Cell::new(false));
     let drop_flag = DropFlag(flag.clone());
-    let result = h.add_watch(inotify, dir.path().join("nope"), WatchMask::CREATE, move |_, _| {
-        let _ = &drop_flag;
-    });
+    let result = h.add_watch(
+        inotify,
+        dir.path().join("nope"),
+        WatchMask::CREATE,
+        move |_, _| {
+            let _ = &drop_flag;
+        },
+    );
     assert_eq!(errno_of(result), Some(libc::ENOENT));
     assert!(flag.get(), "the refused callback was dropped");
 
     // The instance still works.
     let seen = Seen::new();
-    h.add_watch(inotify, dir.path(), WatchMask::CREATE, recorder(&seen, "ok")).unwrap();
+    h.add_watch(
+        inotify,
+        dir.path(),
+        WatchMask::CREATE,
+        recorder(&seen, "ok"),
+    )
+    .unwrap();
     dir.touch("x");
     run_iterations(&event_loop, 10);
     assert_eq!(seen.len(), 1);
@@ -203,7 +221,12 @@ fn other_refusals() {
     let h = event_loop.handle();
     let inotify = h.add_inotify().unwrap();
     let file = dir.path().join("file");
-    let r = h.add_watch(inotify, &file, WatchMask::CREATE | WatchMask::ONLYDIR, |_, _| {});
+    let r = h.add_watch(
+        inotify,
+        &file,
+        WatchMask::CREATE | WatchMask::ONLYDIR,
+        |_, _| {},
+    );
     assert_eq!(errno_of(r), Some(libc::ENOTDIR));
     let r = h.add_watch(inotify, dir.path(), WatchMask::default(), |_, _| {});
     assert_eq!(errno_of(r), Some(libc::EINVAL), "a mask without events");
@@ -213,12 +236,14 @@ fn other_refusals() {
         other => panic!("{other:?}"),
     }
     // A second watch of the same directory in one instance.
-    h.add_watch(inotify, dir.path(), WatchMask::CREATE, |_, _| {}).unwrap();
+    h.add_watch(inotify, dir.path(), WatchMask::CREATE, |_, _| {})
+        .unwrap();
     let r = h.add_watch(inotify, dir.path(), WatchMask::DELETE, |_, _| {});
     assert_eq!(errno_of(r), Some(libc::EEXIST));
     // ... is fine in another instance.
     let other = h.add_inotify().unwrap();
-    h.add_watch(other, dir.path(), WatchMask::DELETE, |_, _| {}).unwrap();
+    h.add_watch(other, dir.path(), WatchMask::DELETE, |_, _| {})
+        .unwrap();
 }
 
 #[test]
@@ -228,7 +253,9 @@ fn removed_or_foreign_instances_are_stale() {
     let h = event_loop.handle();
     let inotify = h.add_inotify().unwrap();
     assert!(h.is_registered(inotify));
-    let watch = h.add_watch(inotify, dir.path(), WatchMask::CREATE, |_, _| {}).unwrap();
+    let watch = h
+        .add_watch(inotify, dir.path(), WatchMask::CREATE, |_, _| {})
+        .unwrap();
     h.remove(inotify).unwrap();
     assert!(!h.is_registered(inotify));
     assert!(!h.is_watching(watch));
@@ -355,7 +382,10 @@ fn removing_the_instance_drops_the_rest_of_the_batch() {
     .unwrap();
     event_loop.run();
     assert_eq!(calls.get(), 1);
-    assert!(flags.iter().all(|f| f.get()), "every watch's closure was dropped");
+    assert!(
+        flags.iter().all(|f| f.get()),
+        "every watch's closure was dropped"
+    );
 }
 
 #[test]
@@ -428,7 +458,10 @@ fn ignored_is_the_last_call_and_the_token_is_already_stale() {
         [(EventMask::DELETE_SELF, true), (EventMask::IGNORED, false)]
     );
     assert!(flag.get());
-    assert!(h.is_registered(inotify), "the instance outlives its watches");
+    assert!(
+        h.is_registered(inotify),
+        "the instance outlives its watches"
+    );
 }
 
 #[test]
@@ -536,5 +569,8 @@ fn a_panicking_callback_leaves_the_watch_registered() {
     assert!(h.is_watching(watch));
     dir.touch("after");
     run_iterations(&event_loop, 10);
-    assert_eq!(*calls.borrow(), [OsString::from("boom"), OsString::from("after")]);
+    assert_eq!(
+        *calls.borrow(),
+        [OsString::from("boom"), OsString::from("after")]
+    );
 }

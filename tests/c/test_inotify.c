@@ -33,15 +33,27 @@
 /* Directories and files                                               */
 /* ------------------------------------------------------------------ */
 
-static char tmp_root[PATH_MAX];
+/* Every subtest's directory lives in this one; main() removes it at the
+ * end, so that a failed subtest (which exits at once) leaves nothing. */
+static char base_root[PATH_MAX];
+static char tmp_root[PATH_MAX + 8];
+
+static void make_base(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(base_root, sizeof(base_root), "%s/ivykis-inotify-XXXXXX",
+		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if (mkdtemp(base_root) == NULL) {
+		perror("mkdtemp");
+		exit(2);
+	}
+}
 
 /* A fresh directory for this subtest; removed by cleanup_dir(). */
 static const char *make_dir(void)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmp_root, sizeof(tmp_root), "%s/ivykis-inotify-XXXXXX",
-		 base != NULL && *base != '\0' ? base : "/tmp");
+	snprintf(tmp_root, sizeof(tmp_root), "%s/XXXXXX", base_root);
 	if (mkdtemp(tmp_root) == NULL)
 		FAIL("mkdtemp: %s", strerror(errno));
 	return tmp_root;
@@ -518,7 +530,12 @@ static void test_register_without_descriptors(void)
 	SYSCHECK(getrlimit(RLIMIT_NOFILE, &old));
 	tight = old;
 	tight.rlim_cur = (rlim_t)highest_fd() + 1;
-	SYSCHECK(setrlimit(RLIMIT_NOFILE, &tight));
+	if (setrlimit(RLIMIT_NOFILE, &tight) < 0) {
+		/* valgrind keeps descriptors of its own above the limit. */
+		CHECKF(errno == EINVAL, "setrlimit: %s", strerror(errno));
+		printf("     (cannot lower RLIMIT_NOFILE here: skipped)\n");
+		return;
+	}
 	/* Fill the holes below the limit. */
 	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
 		CHECKF(nfill < 4096, "too many free descriptors below the limit");
@@ -1032,6 +1049,9 @@ static void test_misuse_is_fatal(void)
 
 int main(void)
 {
+	int ret;
+
+	make_base();
 	RUN(test_create_modify_move_delete);
 	RUN(test_many_events);
 	RUN(test_two_watches);
@@ -1053,5 +1073,7 @@ int main(void)
 	RUN(test_rewatch_in_handler);
 	RUN(test_unregister_watch_after_its_instance);
 	RUN(test_misuse_is_fatal);
-	return h_done("test_inotify");
+	ret = h_done("test_inotify");
+	remove_tree(base_root);
+	return ret;
 }

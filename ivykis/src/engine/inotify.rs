@@ -552,7 +552,11 @@ mod tests {
         run(&inst, &seen);
         run(&inst, &seen);
         let got: Vec<(u32, Fate)> = seen.borrow().iter().map(|e| (e.2, e.4)).collect();
-        assert_eq!(got, [(libc::IN_CREATE, Fate::Removed)], "no IN_IGNORED afterwards");
+        assert_eq!(
+            got,
+            [(libc::IN_CREATE, Fate::Removed)],
+            "no IN_IGNORED afterwards"
+        );
         assert!(inst.is_empty());
     }
 
