@@ -6,6 +6,11 @@
 #   test-<m>     cargo test --workspace with poll method <m> forced, for each
 #                of epoll, ppoll and poll (IV_EXCLUDE_POLL_METHOD names the
 #                others; the engine reads it at the process's first loop)
+#   prop         property tests of both faces against the reference model
+#                (ivykis/tests/prop_model.rs, ivykis-c/tests/prop_c.rs) with
+#                PROPTEST_CASES cases (default 1024) under epoll
+#   fuzz         the ops fuzz target's stable driver for FUZZ_SECONDS
+#                (default 20) of random inputs (fuzz/, RELIABILITY.md)
 #   loom         make loom (loom model checks of the wake-up hub and the
 #                worker pool's hand-offs; about a minute to build, seconds
 #                to run)
@@ -80,6 +85,22 @@ cargo_test_with_method() {
 		timeout -k 10 "$CARGO_TEST_TIMEOUT" "$CARGO" test --workspace
 }
 
+# More cases than the per-method runs (256), under one method.
+prop_tests() {
+	local status=0 t
+	for t in "ivykis prop_model" "ivykis-c prop_c"; do
+		set -- $t
+		IV_EXCLUDE_POLL_METHOD=$(exclusion_for epoll) PROPTEST_CASES=${PROPTEST_CASES:-1024} \
+			timeout -k 10 "$CARGO_TEST_TIMEOUT" "$CARGO" test -p "$1" --test "$2" || status=1
+	done
+	return $status
+}
+
+fuzz_short() {
+	timeout -k 10 "$CARGO_TEST_TIMEOUT" "$CARGO" run --release --manifest-path fuzz/Cargo.toml \
+		--no-default-features --bin fuzz_ops -- "${FUZZ_SECONDS:-20}"
+}
+
 check_symbols() {
 	if [ ! -f tests/check_symbols.sh ]; then
 		echo "tests/check_symbols.sh does not exist" >&2
@@ -97,6 +118,8 @@ fi
 for m in "${METHODS[@]}"; do
 	run_step "test-$m" cargo_test_with_method "$m"
 done
+run_step prop prop_tests
+run_step fuzz fuzz_short
 run_step loom timeout -k 10 "$CARGO_TEST_TIMEOUT" make --no-print-directory loom
 run_step symbols check_symbols
 run_step ctest bash tests/c/run.sh
