@@ -11,6 +11,9 @@
 #   make syslog-ng            Debian's syslog-ng 3.38 on this library: the
 #                             shared harness per poll method, then the
 #                             bad-input test (tests/syslog-ng/)
+#   make stress | valgrind    stress and fault programs (STRESS_ARGS=--long
+#                             for the soak run); memcheck over the C tests
+#                             and those programs (RELIABILITY.md)
 #
 # Variables: PREFIX (/usr/local), DESTDIR, LIBDIR ($(PREFIX)/lib), INCLUDEDIR
 # ($(PREFIX)/include), MANDIR, PKGCONFIGDIR, CC, CARGO, LDFLAGS,
@@ -154,11 +157,16 @@ demo:
 # place: build/examples/popen_read ls -l /
 # The Rust examples are ivykis/examples/*.rs (cargo run --example NAME).
 EXAMPLE_CFLAGS ?= -std=gnu99 -O2 -Wall -Wextra
-C_EXAMPLES := $(BUILD)/examples/popen_read
+C_EXAMPLES := $(BUILD)/examples/popen_read $(BUILD)/examples/proxy
 
 examples: $(C_EXAMPLES)
 
 $(BUILD)/examples/popen_read: examples/popen/popen_read.c $(HEADERS) $(BUILD)/$(SHLIB)
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) -Iivykis-c/include -o $@ $< \
+		-L$(BUILD) -l:$(SONAME) -Wl,-rpath,'$$ORIGIN/..' $(LDFLAGS)
+
+$(BUILD)/examples/proxy: examples/proxy/proxy.c $(HEADERS) $(BUILD)/$(SHLIB)
 	@mkdir -p $(@D)
 	$(CC) $(EXAMPLE_CFLAGS) -Iivykis-c/include -o $@ $< \
 		-L$(BUILD) -l:$(SONAME) -Wl,-rpath,'$$ORIGIN/..' $(LDFLAGS)
@@ -177,6 +185,18 @@ bench: all
 	else \
 		echo "make bench: bench/run.sh does not exist (yet)"; \
 	fi
+
+# Stress and fault-injection programs (tests/stress/, tests/fault/), timed,
+# epoll by default; STRESS_ARGS passes options, e.g. --long or --methods all.
+# valgrind: memcheck over the C conformance tests and those programs (at a
+# reduced size). See RELIABILITY.md.
+STRESS_ARGS ?=
+VALGRIND_ARGS ?=
+.PHONY: stress valgrind
+stress: all
+	bash tests/stress/run.sh $(STRESS_ARGS)
+valgrind: all
+	bash tests/valgrind.sh $(VALGRIND_ARGS)
 
 # Debian's unchanged syslog-ng 3.38 on the installed library: the shared
 # harness (../shared/tools/syslog-ng, or IVYKIS_SHARED) once per poll method,

@@ -59,6 +59,8 @@ WORKLOADS=(
 	"signal thread|signal|mode=thread deliveries=120000|mode=thread deliveries=12000"
 	"work threads=2|work|threads=2 items=2000000 window=64|threads=2 items=100000 window=64"
 	"work threads=4|work|threads=4 items=2000000 window=64|threads=4 items=100000 window=64"
+	"pump tcp|pump|mode=tcp mib=1024|mode=tcp mib=64"
+	"pump pipe|pump|mode=pipe mib=1024|mode=pipe mib=64"
 )
 
 # ---- Options ----------------------------------------------------------------

@@ -20,7 +20,6 @@ mod main_loop;
 mod popen;
 mod registration;
 mod signal;
-mod stubs;
 mod task;
 mod thread;
 mod time;

@@ -192,6 +192,7 @@ mod fd;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod inotify;
 mod popen;
+mod pump;
 mod registry;
 mod signal;
 mod task;
@@ -208,6 +209,7 @@ pub use fd::{FdAction, FdToken, Interest, Ready};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use inotify::{EventMask, InotifyToken, WatchAction, WatchEvent, WatchMask, WatchToken};
 pub use popen::{Popen, PopenMode};
+pub use pump::{Pump, PumpOptions, PumpStatus, PumpToken};
 pub use signal::{SignalAction, SignalFlags, SignalToken};
 pub use task::{TaskAction, TaskToken};
 pub use time::Instant;
