@@ -152,6 +152,7 @@ impl Poller for Poll {
                 let ts_ptr = ts
                     .as_ref()
                     .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+                // SAFETY: as above; `ts` outlives the call.
                 cvt(unsafe { libc::ppoll(fds, nfds, ts_ptr, std::ptr::null()) })
             }
         };
