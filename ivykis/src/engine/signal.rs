@@ -47,8 +47,19 @@
 //! registration or unregistration in a child starts from a clean slate: it
 //! forgets the parent's targets and restores the default disposition of
 //! their signals (where the child has not installed a handler of its own).
-//! A `pthread_atfork` handler takes the spinlock around `fork`, so a child
-//! never inherits it locked by a thread that does not exist there.
+//! The lock is not held across `fork`: `fork` takes the allocator's locks
+//! after the `pthread_atfork` prepare handlers, and a thread holding one of
+//! them may be in this module's handler, waiting for the lock. Instead, the
+//! forking thread blocks every signal from the prepare handler on, and the
+//! child's handler releases the lock: only the forking thread exists in the
+//! child, so whoever held it there is gone. If someone held it, the child's
+//! copy of the table may be half-changed; the child never reads its targets
+//! (they are the parent's), and its first registration then forgets them
+//! without dropping them.
+//!
+//! Nothing allocates or frees memory while holding the lock, for the same
+//! reason: a thread waiting for the allocator's lock while holding this one
+//! would wait forever for a thread interrupted in the allocator.
 //!
 //! **Last one out.** When a signal's last target is unregistered, its
 //! disposition goes back to `SIG_DFL` (not to what it was before the first
@@ -171,11 +182,18 @@ impl Table {
         if self.owner == pid {
             return;
         }
+        let torn = TORN_AT_FORK.swap(false, Ordering::Relaxed);
         if self.owner != 0 {
             for (index, list) in self.lists.iter_mut().enumerate() {
                 if !list.is_empty() {
                     restore_default_if_ours(index as c_int);
-                    list.clear();
+                    if torn {
+                        // Another thread of the parent was changing the
+                        // table at the fork: forgotten, not dropped.
+                        std::mem::forget(std::mem::take(list));
+                    } else {
+                        list.clear();
+                    }
                 }
             }
             self.thread_bound = [0; NSIG];
@@ -249,6 +267,10 @@ impl<T> Drop for SpinGuard<'_, T> {
         self.0.release();
     }
 }
+
+/// In a forked child: the table's lock was held by another thread of the
+/// parent at the fork, so its lists may be half-changed (see `adopt`).
+static TORN_AT_FORK: AtomicBool = AtomicBool::new(false);
 
 static TABLE: SpinLock<Table> = SpinLock {
     locked: AtomicBool::new(false),
@@ -375,7 +397,8 @@ fn restore_default_if_ours(signum: c_int) {
     }
 }
 
-/// Holds the table's lock across `fork` (see the module documentation).
+/// Blocks signals in the forking thread across `fork`, and releases the
+/// table's lock in the child (see the module documentation).
 fn install_fork_handlers() {
     static ONCE: Once = Once::new();
     thread_local! {
@@ -384,18 +407,25 @@ fn install_fork_handlers() {
     }
     extern "C" fn prepare() {
         let old = block_all_signals();
-        TABLE.acquire();
         SAVED_MASK.with(|m| m.set(Some(old)));
     }
-    extern "C" fn after() {
-        TABLE.release();
+    extern "C" fn parent() {
         if let Some(old) = SAVED_MASK.with(Cell::take) {
             restore_signal_mask(&old);
         }
     }
+    extern "C" fn child() {
+        // Only this thread exists here, and it has had every signal blocked
+        // since `prepare`: no holder of the lock is left to release it. If
+        // one held it at the fork, the table may be half-changed.
+        if TABLE.locked.swap(false, Ordering::Release) {
+            TORN_AT_FORK.store(true, Ordering::Relaxed);
+        }
+        parent();
+    }
     ONCE.call_once(|| {
         // SAFETY: three `extern "C" fn()`s that live as long as the program.
-        unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };
+        unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
     });
 }
 
@@ -441,22 +471,39 @@ impl Signal {
             wake_fd: event.write_fd(),
             pending: AtomicBool::new(false),
         });
-        {
+        // Room for the new target is made outside the lock (see the module
+        // documentation): `spare` is a bigger buffer when the list is full;
+        // the list's old buffer ends up in it and is freed after the lock.
+        let mut spare: Vec<Arc<Target>> = Vec::new();
+        let clone = Arc::clone(&target);
+        loop {
             let mut guard = lock_table();
             let table = &mut *guard.table;
             table.adopt();
             let list = &mut table.lists[index];
+            if list.len() == list.capacity() {
+                if spare.capacity() <= list.len() {
+                    let want = (list.len() + 1).max(4) * 2;
+                    drop(guard);
+                    spare = Vec::with_capacity(want);
+                    continue;
+                }
+                spare.append(list);
+                std::mem::swap(list, &mut spare);
+            }
             if list.is_empty() {
                 // On failure nothing is in the table; `event` is closed on
                 // the way out.
                 install_handler(signum)?;
             }
             let at = list.partition_point(|t| t.order() < target.order());
-            list.insert(at, Arc::clone(&target));
+            list.insert(at, clone);
             if target.thread != 0 {
                 table.thread_bound[index] += 1;
             }
+            break;
         }
+        drop(spare);
         Ok(Signal {
             signum,
             target,
