@@ -82,7 +82,12 @@ export IV_EXCLUDE_POLL_METHOD="epoll-timerfd ppoll poll"
 export IVYKIS_EXPECT_METHOD=epoll
 ulimit -c 0
 
-VG_ARGS=(--tool=memcheck -q --leak-check=full
+# --fair-sched=yes: valgrind runs one thread at a time; its default lock
+# lets a thread that allocates in a loop starve the others (stress_fork's
+# phase 1 then never ends). --run-libc-freeres=no: a program that ends in
+# its watchdog (_exit from a signal handler) would otherwise run glibc's
+# clean-up, which can block on a stdio lock held by a thread that is gone.
+VG_ARGS=(--tool=memcheck -q --fair-sched=yes --run-libc-freeres=no --leak-check=full
 	--errors-for-leak-kinds=definite,indirect
 	--show-leak-kinds=definite,indirect
 	--error-exitcode=99
