@@ -6,17 +6,18 @@
 //! object, posts only when the flag goes up, and clears it just before the
 //! handler runs, so that a post made during the handler is not lost.
 //!
-//! The hub (one eventfd per loop, shared by all its events) is created with
-//! the first event and polled under [`WAKE_TOKEN`]; it is not an fd
-//! registration, so it does not keep `iv_main` running by itself.
+//! The hub (one wake-up object per loop, shared by all its events) is
+//! created with the first event and polled under
+//! [`WAKE_TOKEN`](super::wake::WAKE_TOKEN); it is not an fd registration, so
+//! it does not keep `iv_main` running by itself.
 
 use std::io;
 use std::sync::Arc;
 
 use super::callback::Callback;
 use super::slab::{Key, Slab};
-use super::wake::{Hub, WAKE_TOKEN};
-use crate::sys::{Bands, Poller};
+use super::wake::Hub;
+use crate::sys::Poller;
 
 /// The events of one loop.
 #[derive(Default)]
@@ -44,8 +45,7 @@ impl Events {
         if let Some(hub) = &self.hub {
             return Ok(Arc::clone(hub));
         }
-        let hub = Arc::new(Hub::new(loop_id)?);
-        poller.set_interest(hub.poll_fd(), WAKE_TOKEN, false, Bands::IN)?;
+        let hub = Arc::new(Hub::open(loop_id, poller)?);
         self.hub = Some(Arc::clone(&hub));
         Ok(hub)
     }

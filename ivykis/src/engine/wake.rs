@@ -1,8 +1,11 @@
 //! The cross-thread mailbox of one loop: how other threads hand it work.
 //!
 //! A [`Hub`] holds a queue of keys (of `iv_event` registrations, SPEC 6) under
-//! a mutex and one kernel wake-up object (an eventfd, or a pipe where there
-//! is none) that the loop polls among its descriptors. Many events share it.
+//! a mutex and one kernel wake-up object that the loop polls among its
+//! descriptors: the poll backend's own [`Waker`](crate::sys::Waker) where it
+//! has one (epoll re-arms an always-readable eventfd with `EPOLLONESHOT`,
+//! so the woken loop has nothing to drain), else an eventfd, or a pipe
+//! where there is none. Many events share it.
 //!
 //! Waking costs a system call, and on a 2-core machine a cross-thread wake-up
 //! costs tens of microseconds of scheduling; so a poster writes to the
@@ -28,7 +31,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::PoisonError;
 
 use super::sync::{fence, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering::*};
-use crate::sys::cvt;
+use crate::sys::{cvt, Bands, Poller, Waker};
 
 /// The token the hub's wake-up descriptor is polled under.
 pub const WAKE_TOKEN: u64 = crate::sys::internal_token(1);
@@ -64,14 +67,35 @@ pub struct Hub<W: Wakeup = WakeFd> {
 }
 
 impl Hub {
-    /// Opens the wake-up object for loop `loop_id`.
+    /// A hub for loop `loop_id` with a counter descriptor of its own, not
+    /// yet polled by any loop (see [`Hub::open`]).
     pub fn new(loop_id: u64) -> io::Result<Hub> {
-        Ok(Hub::with_wakeup(loop_id, WakeFd::open()?))
+        Ok(Hub::with_wakeup(
+            loop_id,
+            WakeFd::Counter(CounterFd::open()?),
+        ))
     }
 
-    /// The descriptor the loop polls.
-    pub(crate) fn poll_fd(&self) -> RawFd {
-        self.wakeup.read_end.as_raw_fd()
+    /// The hub of loop `loop_id`, whose backend is `poller`: the backend's
+    /// own waker if it has one, else a counter descriptor it polls under
+    /// [`WAKE_TOKEN`].
+    pub(crate) fn open(loop_id: u64, poller: &mut dyn Poller) -> io::Result<Hub> {
+        if let Some(waker) = poller.waker(WAKE_TOKEN) {
+            return Ok(Hub::with_wakeup(loop_id, WakeFd::Backend(waker?)));
+        }
+        let hub = Hub::new(loop_id)?;
+        if let Some(fd) = hub.poll_fd() {
+            poller.set_interest(fd, WAKE_TOKEN, false, Bands::IN)?;
+        }
+        Ok(hub)
+    }
+
+    /// The descriptor the loop polls, if the hub has its own.
+    pub(crate) fn poll_fd(&self) -> Option<RawFd> {
+        match &self.wakeup {
+            WakeFd::Counter(c) => Some(c.read_end.as_raw_fd()),
+            WakeFd::Backend(_) => None,
+        }
     }
 }
 
@@ -175,22 +199,49 @@ impl<W: Wakeup> Hub<W> {
     }
 }
 
-/// The hub's kernel wake-up object: an eventfd, or a non-blocking
-/// close-on-exec pipe where eventfd is missing.
-pub struct WakeFd {
+/// The hub's kernel wake-up object.
+pub enum WakeFd {
+    /// The engine's own: written to wake, polled, drained after.
+    Counter(CounterFd),
+    /// The poll backend's: nothing to drain.
+    Backend(Box<dyn Waker>),
+}
+
+impl Wakeup for WakeFd {
+    #[inline]
+    fn wake(&self) {
+        match self {
+            WakeFd::Counter(c) => c.wake(),
+            WakeFd::Backend(w) => w.wake(),
+        }
+    }
+
+    #[inline]
+    fn drain(&self) {
+        match self {
+            WakeFd::Counter(c) => c.drain(),
+            // Reporting the wake-up consumed it (`Waker::wake`).
+            WakeFd::Backend(_) => {}
+        }
+    }
+}
+
+/// An eventfd, or a non-blocking close-on-exec pipe where eventfd is
+/// missing.
+pub struct CounterFd {
     read_end: OwnedFd,
     /// The pipe's write end; `None` for an eventfd (one descriptor).
     write_end: Option<OwnedFd>,
 }
 
-impl WakeFd {
-    fn open() -> io::Result<WakeFd> {
+impl CounterFd {
+    fn open() -> io::Result<CounterFd> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             // SAFETY: plain syscall without pointers.
             match cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) }) {
                 Ok(fd) => {
-                    return Ok(WakeFd {
+                    return Ok(CounterFd {
                         // SAFETY: a fresh descriptor that nothing else owns.
                         read_end: unsafe { OwnedFd::from_raw_fd(fd) },
                         write_end: None,
@@ -205,7 +256,7 @@ impl WakeFd {
         cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
         // SAFETY: fresh descriptors that nothing else owns.
         Ok(unsafe {
-            WakeFd {
+            CounterFd {
                 read_end: OwnedFd::from_raw_fd(fds[0]),
                 write_end: Some(OwnedFd::from_raw_fd(fds[1])),
             }
@@ -213,7 +264,7 @@ impl WakeFd {
     }
 }
 
-impl Wakeup for WakeFd {
+impl CounterFd {
     fn wake(&self) {
         let fd = self
             .write_end
@@ -276,7 +327,7 @@ mod tests {
         assert!(hub.notified.load(SeqCst));
         let mut buf = [0u8; 8];
         // SAFETY: reads 8 bytes into a live buffer.
-        let n = unsafe { libc::read(hub.poll_fd(), buf.as_mut_ptr().cast(), 8) };
+        let n = unsafe { libc::read(hub.poll_fd().unwrap(), buf.as_mut_ptr().cast(), 8) };
         assert_eq!(n, 8);
         assert_eq!(u64::from_ne_bytes(buf), 1, "two posts, one write");
     }

@@ -2,13 +2,18 @@
 //! a sub-millisecond part uses `epoll_pwait2` (nanosecond timeouts) where the
 //! kernel has it; every other wait, and every wait once `epoll_pwait2` has
 //! answered ENOSYS or EPERM, uses `epoll_wait`.
+//!
+//! Cross-thread wake-ups ([`OneshotWaker`]) re-arm an always-readable
+//! eventfd with `EPOLLONESHOT`: one `epoll_ctl` for the poster and nothing
+//! for the woken loop, where writing an eventfd would also cost the loop a
+//! `read` to drain it.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::{cvt, timeout_ms, timeout_timespec, Bands, Event, Poller, Token};
+use super::{cvt, timeout_ms, timeout_timespec, Bands, Event, Poller, Token, Waker};
 
 /// Cleared, process-wide, the first time `epoll_pwait2` answers ENOSYS (old
 /// kernel) or EPERM (a seccomp filter that does not know it).
@@ -197,11 +202,98 @@ impl Poller for Epoll {
         }
         Ok(())
     }
+
+    fn waker(&mut self, token: Token) -> Option<io::Result<Box<dyn Waker>>> {
+        match OneshotWaker::new(&self.epfd, token) {
+            Ok(w) => Some(Ok(Box::new(w))),
+            // No eventfd in this kernel: the engine's pipe will do.
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+/// See the module documentation. Holds its own descriptor of the epoll
+/// instance (a duplicate), so that a post racing with the loop's end never
+/// reaches a closed or reused descriptor number: the instance lives as
+/// long as the waker.
+struct OneshotWaker {
+    epfd: OwnedFd,
+    /// An eventfd whose counter is never read, so it is always readable.
+    source: OwnedFd,
+    token: Token,
+}
+
+impl OneshotWaker {
+    fn new(epfd: &OwnedFd, token: Token) -> io::Result<OneshotWaker> {
+        // SAFETY: plain syscall without pointers.
+        let source = cvt(unsafe { libc::eventfd(1, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+        // SAFETY: a fresh descriptor that nothing else owns.
+        let source = unsafe { OwnedFd::from_raw_fd(source) };
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor we own; no pointers.
+        let dup = cvt(unsafe { libc::fcntl(epfd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })?;
+        // SAFETY: a fresh descriptor that nothing else owns.
+        let epfd = unsafe { OwnedFd::from_raw_fd(dup) };
+        let waker = OneshotWaker {
+            epfd,
+            source,
+            token,
+        };
+        // Added disarmed (no band asked for; an eventfd never reports
+        // errors or hang-ups); `wake` arms it.
+        waker.ctl(libc::EPOLL_CTL_ADD, libc::EPOLLONESHOT as u32)?;
+        Ok(waker)
+    }
+
+    fn ctl(&self, op: libc::c_int, events: u32) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events,
+            u64: self.token,
+        };
+        // SAFETY: both descriptors are owned by `self` and open; `ev` is a
+        // valid epoll_event for the duration of the call.
+        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), op, self.source.as_raw_fd(), &mut ev) })
+            .map(drop)
+    }
+}
+
+impl Waker for OneshotWaker {
+    fn wake(&self) {
+        // Cannot fail: both descriptors are ours and the source is in the
+        // set from `new` until it is closed with `self`. (ENOMEM would leave
+        // the loop asleep; the kernel does not allocate for a MOD.)
+        let _ = self.ctl(
+            libc::EPOLL_CTL_MOD,
+            (libc::EPOLLIN | libc::EPOLLONESHOT) as u32,
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oneshot_waker_reports_once_per_wake() {
+        const TOKEN: Token = 99;
+        let mut poller = Epoll::new().unwrap();
+        let waker = poller.waker(TOKEN).unwrap().unwrap();
+        let mut events = Vec::new();
+        let zero = Some(Duration::ZERO);
+        poller.wait(zero, &mut events).unwrap();
+        assert!(events.is_empty(), "added disarmed");
+        waker.wake();
+        waker.wake();
+        poller.wait(zero, &mut events).unwrap();
+        assert_eq!(events, [(TOKEN, Bands::IN)], "two wakes, one report");
+        events.clear();
+        poller.wait(zero, &mut events).unwrap();
+        assert!(events.is_empty(), "the report consumed the wake-up");
+        waker.wake();
+        drop(poller);
+        // The poller is gone; waking must still be harmless.
+        waker.wake();
+    }
 
     #[test]
     fn hangup_and_error_mean_every_band() {

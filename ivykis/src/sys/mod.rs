@@ -123,6 +123,24 @@ pub trait Poller {
     /// registrations to `events`. An interrupted wait returns `Ok` with no
     /// events.
     fn wait(&mut self, timeout: Option<Duration>, events: &mut Vec<Event>) -> io::Result<()>;
+
+    /// A way for other threads to make `wait` report `token` that is
+    /// cheaper than the engine's own (writing an eventfd the loop polls and
+    /// draining it after), or `None` if the backend has none. Called once
+    /// per loop, when its first cross-thread event is registered.
+    fn waker(&mut self, token: Token) -> Option<io::Result<Box<dyn Waker>>> {
+        let _ = token;
+        None
+    }
+}
+
+/// A backend's cross-thread wake-up (see [`Poller::waker`]). It must stay
+/// valid after its poller is dropped: posters may outlive the loop.
+pub trait Waker: Send + Sync {
+    /// Makes the poller's current or next `wait` report the waker's token
+    /// (once, however often this is called before that). Reporting it
+    /// consumes the wake-up: nothing is left to drain.
+    fn wake(&self);
 }
 
 /// The poll methods this build offers, in order of preference.
