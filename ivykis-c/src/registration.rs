@@ -28,6 +28,18 @@ impl Registration {
         }
     }
 
+    /// The key of an object the engine keeps intrusively (timers): not a
+    /// slab key (generation 0), only "registered".
+    pub const EXTERN: u64 = 1;
+
+    /// Registered in `l` as an intrusive object (see [`Self::EXTERN`]).
+    pub fn extern_in(l: &Loop) -> Registration {
+        Registration {
+            key: Self::EXTERN,
+            loop_id: l.id,
+        }
+    }
+
     /// Whether the object is registered.
     #[inline]
     pub fn is_registered(&self) -> bool {

@@ -3,22 +3,32 @@
 use std::ffi::{c_int, c_void};
 use std::ptr::NonNull;
 
-use ivykis::engine::callback::Callback;
 use ivykis::engine::time::Timespec;
+use ivykis::engine::timer::ExternClass;
 use ivykis::engine::{self, Loop};
 
 use crate::fd::Handler;
 use crate::registration::Registration;
 
 /// `struct iv_timer`: 64 bytes; `expires`, `cookie` @16, `handler` @24.
+/// The private space holds the registration (key [`Registration::EXTERN`]
+/// while registered, and the loop) and the engine's heap position word:
+/// the engine keeps the timer intrusively ([`ExternClass`]), so that
+/// unregistering goes from this struct straight to its heap slot.
 #[repr(C)]
 pub struct IvTimer {
     pub expires: Timespec,
     pub cookie: *mut c_void,
     pub handler: Handler,
     reg: Registration,
-    _pad: [*mut c_void; 2],
+    heap_pos: u32,
+    _pad: [u32; 3],
 }
+
+static CLASS: ExternClass = ExternClass {
+    fire,
+    pos_offset: std::mem::offset_of!(IvTimer, heap_pos),
+};
 
 const _: () = assert!(std::mem::size_of::<IvTimer>() == 64);
 
@@ -58,12 +68,13 @@ pub unsafe extern "C" fn iv_timer_register(this: *mut IvTimer) {
         ivykis::fatal!("{WHAT}: timer is already registered");
     }
     let expires = Timespec::new(timer.expires.sec, timer.expires.nsec);
-    // SAFETY: `fire` is sound for this pointer while the timer is registered:
-    // the program keeps a registered iv_timer alive (SPEC 4).
-    let callback = unsafe { Callback::raw(fire, ptr.cast()) };
     timer.reg = engine::with(WHAT, |l: &mut Loop| {
-        let key = l.timers.register(expires, callback);
-        Registration::new(l, key)
+        // SAFETY: the program keeps a registered iv_timer alive and leaves
+        // its private space alone (SPEC 4), so `fire` is sound and the
+        // engine may write `heap_pos` until the timer fires or is
+        // unregistered; it was not registered (checked above).
+        unsafe { l.timers.register_extern(expires, ptr.cast(), &CLASS) };
+        Registration::extern_in(l)
     });
 }
 
@@ -74,9 +85,15 @@ pub unsafe extern "C" fn iv_timer_unregister(this: *mut IvTimer) {
     // SAFETY: the caller passes a valid iv_timer.
     let timer = unsafe { this.as_mut() }.unwrap_or_else(|| ivykis::fatal!("{WHAT}: NULL iv_timer"));
     let reg = timer.reg;
+    let ptr = NonNull::from(&mut *timer).cast();
     engine::with(WHAT, |l| {
-        let key = reg.key_in(l, WHAT);
-        l.timers.unregister(key);
+        reg.key_in(l, WHAT);
+        // SAFETY: `heap_pos` is a field of the live struct.
+        if !unsafe { l.timers.unregister_extern(ptr, &CLASS) } {
+            ivykis::fatal!(
+                "{WHAT}: timer is not registered (its private fields were overwritten?)"
+            );
+        }
     });
     timer.reg = Registration::NONE;
 }

@@ -1,10 +1,19 @@
-//! Timers (SPEC 4): a 4-ary min-heap of deadlines over a slab of records.
+//! Timers (SPEC 4): a 4-ary min-heap of deadlines.
 //!
-//! The heap holds `(expires, seq, key)` entries, ordered by `expires` and then
-//! by registration order (`seq`); each record remembers its heap position, so
-//! unregistering any timer is O(log n). Both the heap and the slab keep their
-//! capacity, so in steady state no operation allocates. A 4-ary heap is
-//! shallower than a binary one and its children share a cache line.
+//! The heap holds `(expires, seq, owner)` entries, ordered by `expires` and
+//! then by registration order (`seq`). Each owner remembers its heap
+//! position, so unregistering any timer is O(log n), and in steady state no
+//! operation allocates. A 4-ary heap is shallower than a binary one.
+//!
+//! Two kinds of owner:
+//!
+//! - [`Owner::Slot`]: a record in a slab (position + callback), reached by
+//!   [`Key`]; for the Rust face and the engine's own timers.
+//! - [`Owner::Extern`]: a caller's struct (the C face's `struct iv_timer`)
+//!   that keeps the position in its private space, written by the engine as
+//!   entries move ([`ExternClass`]). Unregistering then goes from the struct
+//!   straight to its heap slot: on a large heap every hop is a cache miss,
+//!   and the slab record would be one more than C ivykis makes.
 //!
 //! "A timer registered from a timer callback waits for the next iteration,
 //! even if due": while the timer phase runs ([`TimerQueue::begin_phase`] to
@@ -13,17 +22,41 @@
 //! skipping them at the top) means a new, earlier timer never holds back an
 //! older one that is due now.
 
+use std::ffi::c_void;
+use std::ptr::NonNull;
+
 use super::callback::Callback;
 use super::slab::{Key, Slab};
 use super::time::Timespec;
 
 const ARITY: usize = 4;
 
+/// How the engine reaches an extern timer's struct (see the module
+/// documentation): the callback to fire it with, and where in it the engine
+/// keeps the heap position (a `u32`, 4-byte aligned, that the owner must not
+/// touch while the timer is registered).
+pub struct ExternClass {
+    /// Called as `fire(data, ())` when the timer is due, after the engine
+    /// has unregistered it.
+    pub fire: unsafe fn(NonNull<c_void>, ()),
+    /// Byte offset of the position word from `data`.
+    pub pos_offset: usize,
+}
+
+/// Who a heap entry belongs to.
+#[derive(Clone, Copy)]
+enum Owner {
+    Slot(Key),
+    Extern(NonNull<c_void>, &'static ExternClass),
+    /// Unregistered while waiting in the side list.
+    Dead,
+}
+
 #[derive(Clone, Copy)]
 struct HeapEntry {
     expires: Timespec,
     seq: u64,
-    key: Key,
+    owner: Owner,
 }
 
 impl HeapEntry {
@@ -33,12 +66,12 @@ impl HeapEntry {
     }
 }
 
-/// `heap_pos` for a timer waiting in the side list.
-const PENDING: u32 = u32::MAX;
+/// Position flag of a timer waiting in the side list (the low bits are its
+/// index there).
+const PENDING: u32 = 1 << 31;
 
 struct TimerRec {
-    heap_pos: u32,
-    expires: Timespec,
+    pos: u32,
     callback: Callback<()>,
 }
 
@@ -47,16 +80,18 @@ struct TimerRec {
 pub struct TimerQueue {
     slab: Slab<TimerRec>,
     heap: Vec<HeapEntry>,
+    /// Registered extern timers.
+    externs: usize,
     next_seq: u64,
     in_phase: bool,
-    /// Timers registered during the phase (stale keys are skipped).
-    pending: Vec<Key>,
+    /// Timers registered during the phase, in registration order.
+    pending: Vec<HeapEntry>,
 }
 
 impl TimerQueue {
     /// Number of registered timers.
     pub fn len(&self) -> usize {
-        self.slab.len()
+        self.slab.len() + self.externs
     }
 
     /// Whether there is none.
@@ -66,37 +101,94 @@ impl TimerQueue {
 
     /// Registers a timer that fires once `now >= expires`.
     pub fn register(&mut self, expires: Timespec, callback: Callback<()>) -> Key {
-        let key = self.slab.insert(TimerRec {
-            heap_pos: PENDING,
-            expires,
-            callback,
-        });
-        if self.in_phase {
-            self.pending.push(key);
-        } else {
-            self.push_heap(key, expires);
-        }
+        let key = self.slab.insert(TimerRec { pos: 0, callback });
+        self.add(expires, Owner::Slot(key));
         key
     }
 
-    fn push_heap(&mut self, key: Key, expires: Timespec) {
-        let pos = self.heap.len();
-        let seq = self.next_seq;
+    /// Registers the extern timer at `data`, which fires once `now >=
+    /// expires`.
+    ///
+    /// # Safety
+    ///
+    /// Until the timer fires or [`Self::unregister_extern`] removes it,
+    /// `data` must stay valid, the engine must be free to write the
+    /// position word at `data + class.pos_offset` (in bounds, aligned, not
+    /// accessed by anyone else), and calling `class.fire(data, ())` must be
+    /// sound. The timer must not be registered already.
+    pub unsafe fn register_extern(
+        &mut self,
+        expires: Timespec,
+        data: NonNull<c_void>,
+        class: &'static ExternClass,
+    ) {
+        self.externs += 1;
+        self.add(expires, Owner::Extern(data, class));
+    }
+
+    fn add(&mut self, expires: Timespec, owner: Owner) {
+        let entry = HeapEntry {
+            expires,
+            seq: self.next_seq,
+            owner,
+        };
         self.next_seq += 1;
-        self.heap.push(HeapEntry { expires, seq, key });
-        self.sift_up(pos);
+        if self.in_phase {
+            let index = self.pending.len() as u32;
+            assert!(index < PENDING, "too many timers registered in one phase");
+            self.pending.push(entry);
+            self.set_owner_pos(owner, PENDING | index);
+        } else {
+            let pos = self.heap.len();
+            self.heap.push(entry);
+            self.sift_up(pos);
+        }
     }
 
     /// Unregisters a timer; `false` if `key` is not registered.
     pub fn unregister(&mut self, key: Key) -> bool {
         match self.slab.remove(key) {
             Some(rec) => {
-                if rec.heap_pos != PENDING {
-                    self.remove_at(rec.heap_pos as usize);
-                }
+                self.remove_pos(rec.pos);
                 true
             }
             None => false,
+        }
+    }
+
+    /// Unregisters the extern timer at `data`; `false` if the engine does
+    /// not hold it where its position word says (it is not registered).
+    ///
+    /// # Safety
+    ///
+    /// `data + class.pos_offset` must be readable as an aligned `u32`.
+    pub unsafe fn unregister_extern(
+        &mut self,
+        data: NonNull<c_void>,
+        class: &'static ExternClass,
+    ) -> bool {
+        // SAFETY: readable by the caller's promise.
+        let pos = unsafe { pos_word(data, class).read() };
+        let entry = if pos & PENDING != 0 {
+            self.pending.get((pos & !PENDING) as usize)
+        } else {
+            self.heap.get(pos as usize)
+        };
+        match entry.map(|e| e.owner) {
+            Some(Owner::Extern(d, _)) if d == data => {
+                self.externs -= 1;
+                self.remove_pos(pos);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn remove_pos(&mut self, pos: u32) {
+        if pos & PENDING != 0 {
+            self.pending[(pos & !PENDING) as usize].owner = Owner::Dead;
+        } else {
+            self.remove_at(pos as usize);
         }
     }
 
@@ -118,10 +210,11 @@ impl TimerQueue {
     pub fn end_phase(&mut self) {
         self.in_phase = false;
         let mut pending = std::mem::take(&mut self.pending);
-        for key in pending.drain(..) {
-            if let Some(rec) = self.slab.get(key) {
-                let expires = rec.expires;
-                self.push_heap(key, expires);
+        for entry in pending.drain(..) {
+            if !matches!(entry.owner, Owner::Dead) {
+                let pos = self.heap.len();
+                self.heap.push(entry);
+                self.sift_up(pos);
             }
         }
         // Give the (empty) buffer back to keep its capacity.
@@ -140,18 +233,31 @@ impl TimerQueue {
         if top.expires > now {
             return None;
         }
-        let rec = self
-            .slab
-            .remove(top.key)
-            .expect("heap entry without record");
         self.remove_at(0);
-        Some(rec.callback)
+        Some(match top.owner {
+            Owner::Slot(key) => {
+                self.slab
+                    .remove(key)
+                    .expect("heap entry without record")
+                    .callback
+            }
+            Owner::Extern(data, class) => {
+                self.externs -= 1;
+                // SAFETY: `register_extern`'s caller promised that this call
+                // is sound while the timer is registered, which it was until
+                // the line above; the engine makes the call before any other
+                // code runs.
+                unsafe { Callback::raw(class.fire, data) }
+            }
+            Owner::Dead => unreachable!("dead entries never enter the heap"),
+        })
     }
 
     /// Drops every timer.
     pub fn clear(&mut self) {
         self.heap.clear();
         self.pending.clear();
+        self.externs = 0;
         self.slab.drain().for_each(drop);
     }
 
@@ -161,7 +267,6 @@ impl TimerQueue {
             return;
         }
         self.heap[pos] = last;
-        self.set_pos(pos);
         // The moved entry may belong above or below its new place.
         if pos > 0 && last.before(&self.heap[(pos - 1) / ARITY]) {
             self.sift_up(pos);
@@ -170,12 +275,26 @@ impl TimerQueue {
         }
     }
 
+    /// Records `pos` as the position of `owner`.
     #[inline]
-    fn set_pos(&mut self, pos: usize) {
-        let key = self.heap[pos].key;
-        if let Some(rec) = self.slab.get_mut(key) {
-            rec.heap_pos = pos as u32;
+    fn set_owner_pos(&mut self, owner: Owner, pos: u32) {
+        match owner {
+            Owner::Slot(key) => {
+                if let Some(rec) = self.slab.get_mut(key) {
+                    rec.pos = pos;
+                }
+            }
+            // SAFETY: the entry is registered, so `register_extern`'s
+            // caller lets the engine write its position word.
+            Owner::Extern(data, class) => unsafe { pos_word(data, class).write(pos) },
+            Owner::Dead => {}
         }
+    }
+
+    #[inline]
+    fn place(&mut self, pos: usize, entry: HeapEntry) {
+        self.heap[pos] = entry;
+        self.set_owner_pos(entry.owner, pos as u32);
     }
 
     fn sift_up(&mut self, mut pos: usize) {
@@ -185,12 +304,10 @@ impl TimerQueue {
             if !entry.before(&self.heap[parent]) {
                 break;
             }
-            self.heap[pos] = self.heap[parent];
-            self.set_pos(pos);
+            self.place(pos, self.heap[parent]);
             pos = parent;
         }
-        self.heap[pos] = entry;
-        self.set_pos(pos);
+        self.place(pos, entry);
     }
 
     fn sift_down(&mut self, mut pos: usize) {
@@ -211,12 +328,10 @@ impl TimerQueue {
             if !self.heap[best].before(&entry) {
                 break;
             }
-            self.heap[pos] = self.heap[best];
-            self.set_pos(pos);
+            self.place(pos, self.heap[best]);
             pos = best;
         }
-        self.heap[pos] = entry;
-        self.set_pos(pos);
+        self.place(pos, entry);
     }
 
     #[cfg(test)]
@@ -225,14 +340,27 @@ impl TimerQueue {
             if i > 0 {
                 assert!(!e.before(&self.heap[(i - 1) / ARITY]), "heap order");
             }
-            assert_eq!(
-                self.slab.get(e.key).unwrap().heap_pos as usize,
-                i,
-                "position"
-            );
+            let pos = match e.owner {
+                Owner::Slot(key) => self.slab.get(key).unwrap().pos,
+                // SAFETY: registered extern timers are valid (tests only).
+                Owner::Extern(data, class) => unsafe { pos_word(data, class).read() },
+                Owner::Dead => panic!("dead entry in the heap"),
+            };
+            assert_eq!(pos as usize, i, "position");
         }
-        assert_eq!(self.heap.len(), self.slab.len());
+        assert_eq!(self.heap.len(), self.len());
     }
+}
+
+/// The position word of the extern timer at `data`.
+///
+/// # Safety
+///
+/// `data + class.pos_offset` must lie within the allocation of `data`.
+#[inline]
+unsafe fn pos_word(data: NonNull<c_void>, class: &ExternClass) -> *mut u32 {
+    // SAFETY: in bounds by the caller's promise.
+    unsafe { data.as_ptr().cast::<u8>().add(class.pos_offset).cast() }
 }
 
 #[cfg(test)]
@@ -294,6 +422,107 @@ mod tests {
         q.check_invariants();
         assert!(q.pop_due(ts(10)).is_some());
         assert_eq!(q.len(), 0);
+    }
+
+    /// A stand-in for the C face's struct: a position word the engine
+    /// writes and a log of calls.
+    #[repr(C)]
+    struct Ext {
+        pos: u32,
+        fired: std::cell::Cell<u32>,
+    }
+
+    unsafe fn ext_fire(data: NonNull<c_void>, (): ()) {
+        // SAFETY: the tests register live `Ext`s only.
+        let ext = unsafe { data.cast::<Ext>().as_ref() };
+        ext.fired.set(ext.fired.get() + 1);
+    }
+
+    static EXT_CLASS: ExternClass = ExternClass {
+        fire: ext_fire,
+        pos_offset: std::mem::offset_of!(Ext, pos),
+    };
+
+    fn ext_ptr(e: &mut Ext) -> NonNull<c_void> {
+        NonNull::from(e).cast()
+    }
+
+    #[test]
+    fn extern_and_slot_timers_share_one_order() {
+        let mut q = TimerQueue::default();
+        let mut exts: Vec<Box<Ext>> = (0..200)
+            .map(|_| {
+                Box::new(Ext {
+                    pos: 0,
+                    fired: std::cell::Cell::new(0),
+                })
+            })
+            .collect();
+        let fired_slots = Rc::new(std::cell::Cell::new(0));
+        for (i, e) in exts.iter_mut().enumerate() {
+            // SAFETY: the boxes outlive the queue's use of them.
+            unsafe { q.register_extern(ts((i as i64 * 37) % 100), ext_ptr(e), &EXT_CLASS) };
+            let f = Rc::clone(&fired_slots);
+            q.register(
+                ts((i as i64 * 53) % 100),
+                Callback::Native(Rc::new(move |()| f.set(f.get() + 1))),
+            );
+        }
+        q.check_invariants();
+        for e in exts.iter_mut().step_by(2) {
+            // SAFETY: as above.
+            assert!(unsafe { q.unregister_extern(ext_ptr(e), &EXT_CLASS) });
+            // SAFETY: as above.
+            assert!(
+                !unsafe { q.unregister_extern(ext_ptr(e), &EXT_CLASS) },
+                "second unregister reports false"
+            );
+        }
+        q.check_invariants();
+        assert_eq!(q.len(), 300);
+        let mut last = ts(-1);
+        while let Some(next) = q.next_expiry() {
+            assert!(next >= last);
+            last = next;
+            q.pop_due(ts(1000)).unwrap().call(());
+        }
+        assert!(q.is_empty());
+        assert_eq!(fired_slots.get(), 200);
+        for (i, e) in exts.iter().enumerate() {
+            assert_eq!(e.fired.get(), u32::from(i % 2 == 1), "timer {i}");
+        }
+    }
+
+    #[test]
+    fn extern_timer_registered_in_the_phase_waits_and_can_be_cancelled() {
+        let mut q = TimerQueue::default();
+        let mut a = Ext {
+            pos: 0,
+            fired: std::cell::Cell::new(0),
+        };
+        let mut b = Ext {
+            pos: 0,
+            fired: std::cell::Cell::new(0),
+        };
+        q.register(ts(10), nop());
+        q.begin_phase();
+        // SAFETY: `a` and `b` outlive the queue's use of them.
+        unsafe {
+            q.register_extern(ts(1), ext_ptr(&mut a), &EXT_CLASS);
+            q.register_extern(ts(1), ext_ptr(&mut b), &EXT_CLASS);
+        }
+        assert!(q.pop_due(ts(10)).is_some(), "the old timer first");
+        assert!(
+            q.pop_due(ts(10)).is_none(),
+            "new ones wait for the phase's end"
+        );
+        // SAFETY: as above.
+        assert!(unsafe { q.unregister_extern(ext_ptr(&mut a), &EXT_CLASS) });
+        q.end_phase();
+        q.check_invariants();
+        assert_eq!(q.len(), 1);
+        q.pop_due(ts(10)).unwrap().call(());
+        assert_eq!((a.fired.get(), b.fired.get()), (0, 1));
     }
 
     #[test]
