@@ -21,9 +21,11 @@ static PWAIT2_WORKS: AtomicBool = AtomicBool::new(true);
 
 const INITIAL_EVENTS: usize = 64;
 const MAX_EVENTS: usize = 4096;
+const EMPTY_EVENT: libc::epoll_event = libc::epoll_event { events: 0, u64: 0 };
 
 pub struct Epoll {
     epfd: OwnedFd,
+    /// The wait's buffer: its whole length is offered to the kernel.
     events: Vec<libc::epoll_event>,
     /// `owner[fd]` is the token whose registration the kernel holds for
     /// descriptor number `fd` (0: none). A program may close a registered
@@ -40,7 +42,7 @@ impl Epoll {
         Ok(Epoll {
             // SAFETY: `fd` was just returned by epoll_create1 and is owned by nobody else.
             epfd: unsafe { OwnedFd::from_raw_fd(fd) },
-            events: Vec::with_capacity(INITIAL_EVENTS),
+            events: vec![EMPTY_EVENT; INITIAL_EVENTS],
             owner: Vec::new(),
         })
     }
@@ -67,7 +69,7 @@ impl Epoll {
         let ts_ptr = ts
             .as_ref()
             .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: the buffer has `capacity` writable epoll_events; the
+        // SAFETY: the buffer has `len` writable epoll_events; the
         // timespec (or null) and the null sigmask are valid for the call. The
         // raw syscall avoids depending on the C library's wrapper.
         let n = unsafe {
@@ -75,7 +77,7 @@ impl Epoll {
                 libc::SYS_epoll_pwait2,
                 self.epfd.as_raw_fd(),
                 self.events.as_mut_ptr(),
-                self.events.capacity() as libc::c_int,
+                self.events.len() as libc::c_int,
                 ts_ptr,
                 std::ptr::null::<libc::sigset_t>(),
                 0usize,
@@ -88,17 +90,50 @@ impl Epoll {
         }
     }
 
+    /// `epoll_pwait2`, or `epoll_wait` for good once the kernel refused it.
+    #[inline(never)]
+    fn wait_fine(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+        match self.wait_pwait2(timeout) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {
+                PWAIT2_WORKS.store(false, Ordering::Relaxed);
+                self.wait_classic(timeout)
+            }
+            other => other,
+        }
+    }
+
+    /// Many descriptors were ready at once: take more per wait next time.
+    #[cold]
+    fn grow(&mut self) {
+        let n = self.events.len();
+        if n < MAX_EVENTS {
+            self.events.resize(n * 2, EMPTY_EVENT);
+        }
+    }
+
+    #[inline]
     fn wait_classic(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
-        // SAFETY: the buffer has `capacity` writable epoll_events.
+        // SAFETY: the buffer has `len` writable epoll_events.
         let n = cvt(unsafe {
             libc::epoll_wait(
                 self.epfd.as_raw_fd(),
                 self.events.as_mut_ptr(),
-                self.events.capacity() as libc::c_int,
+                self.events.len() as libc::c_int,
                 timeout_ms(timeout),
             )
         })?;
         Ok(n as usize)
+    }
+}
+
+/// An interrupted wait returns no events (SPEC: EINTR is retried by the
+/// loop's next iteration); every other error is the caller's.
+#[cold]
+fn interrupted_is_ok(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::Interrupted {
+        Ok(())
+    } else {
+        Err(e)
     }
 }
 
@@ -114,6 +149,7 @@ fn epoll_mask(bands: Bands) -> u32 {
     mask as u32
 }
 
+#[inline]
 fn ready_bands(mask: u32) -> Bands {
     let mask = mask as libc::c_int;
     if mask & (libc::EPOLLERR | libc::EPOLLHUP) != 0 {
@@ -170,35 +206,25 @@ impl Poller for Epoll {
     fn wait(&mut self, timeout: Option<Duration>, events: &mut Vec<Event>) -> io::Result<()> {
         // epoll_pwait2 only where it adds something: a timeout with a
         // sub-millisecond part. Otherwise the C library's epoll_wait wrapper is
-        // cheaper than the generic syscall() path.
+        // cheaper than the generic syscall() path. The rare paths are out of
+        // line: this is the hottest function of the library.
         let needs_ns = timeout.is_some_and(|d| d.subsec_nanos() % 1_000_000 != 0);
         let result = if needs_ns && PWAIT2_WORKS.load(Ordering::Relaxed) {
-            match self.wait_pwait2(timeout) {
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => {
-                    PWAIT2_WORKS.store(false, Ordering::Relaxed);
-                    self.wait_classic(timeout)
-                }
-                other => other,
-            }
+            self.wait_fine(timeout)
         } else {
             self.wait_classic(timeout)
         };
         let n = match result {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
-            Err(e) => return Err(e),
+            Ok(n) => n.min(self.events.len()),
+            Err(e) => return interrupted_is_ok(e),
         };
-        // SAFETY: the kernel initialised the first `n` entries.
-        unsafe { self.events.set_len(n) };
-        events.reserve(n);
-        for ev in &self.events {
-            events.push((ev.u64, ready_bands(ev.events)));
-        }
-        let full = n == self.events.capacity();
-        self.events.clear();
-        if full && n < MAX_EVENTS {
-            // Many descriptors are ready at once: take more per wait next time.
-            self.events.reserve(n * 2);
+        events.extend(
+            self.events[..n]
+                .iter()
+                .map(|ev| (ev.u64, ready_bands(ev.events))),
+        );
+        if n == self.events.len() {
+            self.grow();
         }
         Ok(())
     }
