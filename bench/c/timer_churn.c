@@ -11,6 +11,20 @@
  *     timer_churn mode=churn timers=1000000 spread_ms=100
  *   ops = registrations + unregistrations + fires (2 * timers).
  *
+ *   Three optional arguments serve the scaling runs (bench/scaling.sh),
+ *   which need the same per-operation figure for 1 timer and for a million:
+ *     repeat=R        do the whole register / cancel half / fire cycle R
+ *                     times (default 1), so that small `timers` counts still
+ *                     amount to enough operations; ops = R * 2 * timers
+ *     expire=past     draw the expiries from the `spread_ms` before iv_now
+ *                     instead of after it (default expire=future): every
+ *                     timer is overdue, so each cycle is one loop pass and
+ *                     the loop never sleeps (as under callgrind anyway)
+ *     cancel=odd      cancel the odd-numbered timers rather than the even
+ *                     ones (default cancel=even), so that with timers=1 the
+ *                     one timer fires instead of being cancelled
+ *     timer_churn mode=churn timers=10 repeat=100000 expire=past cancel=odd
+ *
  * mode=idle
  *   The idle-timeout pattern of a server: `timers` timers (one per
  *   connection) are armed with random expiries within `spread_ms`. Every
@@ -41,9 +55,18 @@ enum mode { MODE_CHURN, MODE_IDLE };
 static enum mode mode;
 static struct iv_timer *timers;
 static unsigned char *armed;		/* our own view of "registered" */
-static unsigned char *fired;		/* churn mode: times each timer fired */
+/*
+ * churn mode: times each timer fired, modulo 256 with repeat=. A byte keeps
+ * the measured phase's memory footprint small; a second firing within one
+ * cycle, or one while cancelled, fails check_firing() at once, and the total
+ * is checked against op_fires.
+ */
+static unsigned char *fired;
 static long timer_count;
 static int64_t spread_ns;
+static long repeat_count = 1;		/* churn mode: register/cancel/fire cycles */
+static int expire_past;			/* churn mode: expiries before iv_now */
+static long cancel_first;		/* churn mode: 0 cancels even, 1 odd */
 static long rearm_per_fire;
 static unsigned long fires_wanted;
 
@@ -137,18 +160,43 @@ static void on_idle_timer(void *cookie)
 	arm(index, &now);
 }
 
+/* ts minus ns, for 0 <= ns; tv_nsec stays within [0, 1e9). */
+static struct timespec ts_sub_ns(struct timespec ts, int64_t ns)
+{
+	ts.tv_sec -= ns / 1000000000;
+	ts.tv_nsec -= ns % 1000000000;
+	if (ts.tv_nsec < 0) {
+		ts.tv_sec--;
+		ts.tv_nsec += 1000000000;
+	}
+	return ts;
+}
+
 static BENCH_MEASURED void bench_measured_phase(void)
 {
 	struct timespec now = iv_now;
-	long i;
+	long i, cycle;
 
-	for (i = 0; i < timer_count; i++)
-		arm(i, &now);
-	if (mode == MODE_CHURN) {
-		for (i = 0; i < timer_count; i += 2)
-			disarm(i);
+	if (mode == MODE_IDLE) {
+		for (i = 0; i < timer_count; i++)
+			arm(i, &now);
+		iv_main();
+		return;
 	}
-	iv_main();
+	for (cycle = 0; cycle < repeat_count; cycle++) {
+		/*
+		 * Expiry order is checked within one cycle: with expire=past a
+		 * new cycle's expiries may lie before the last one's.
+		 */
+		last_fired_expiry.tv_sec = 0;
+		last_fired_expiry.tv_nsec = 0;
+		now = expire_past ? ts_sub_ns(iv_now, spread_ns) : iv_now;
+		for (i = 0; i < timer_count; i++)
+			arm(i, &now);
+		for (i = cancel_first; i < timer_count; i += 2)
+			disarm(i);
+		iv_main();
+	}
 }
 
 int main(int argc, char **argv)
@@ -169,7 +217,7 @@ int main(int argc, char **argv)
 	else
 		bench_fail("mode=%s: expected churn or idle", mode_name);
 	timer_count = bench_arg_long(&args, "timers",
-				     mode == MODE_CHURN ? 1000000 : 100000, 2,
+				     mode == MODE_CHURN ? 1000000 : 100000, 1,
 				     100000000);
 	spread_ns = bench_arg_long(&args, "spread_ms", 100, 1, 100000) *
 		    1000000LL;
@@ -177,7 +225,27 @@ int main(int argc, char **argv)
 		fires_wanted = bench_arg_long(&args, "fires", 200000, 1,
 					      1L << 40);
 		rearm_per_fire = bench_arg_long(&args, "rearm", 10, 0, 1000);
+	} else {
+		const char *expire = bench_arg(&args, "expire");
+		const char *cancel = bench_arg(&args, "cancel");
+
+		repeat_count = bench_arg_long(&args, "repeat", 1, 1,
+					      UINT32_MAX);
+		if (expire == NULL || strcmp(expire, "future") == 0)
+			expire_past = 0;
+		else if (strcmp(expire, "past") == 0)
+			expire_past = 1;
+		else
+			bench_fail("expire=%s: expected future or past", expire);
+		if (cancel == NULL || strcmp(cancel, "even") == 0)
+			cancel_first = 0;
+		else if (strcmp(cancel, "odd") == 0)
+			cancel_first = 1;
+		else
+			bench_fail("cancel=%s: expected even or odd", cancel);
 	}
+	if (mode == MODE_IDLE && timer_count < 2)
+		bench_fail("mode=idle needs timers >= 2");
 	bench_args_done(&args);
 
 	iv_init();
@@ -204,16 +272,36 @@ int main(int argc, char **argv)
 				   i);
 	}
 	if (mode == MODE_CHURN) {
+		long kept = cancel_first ? (timer_count + 1) / 2 :
+					   timer_count / 2;
+		int len;
+
 		for (i = 0; i < timer_count; i++) {
-			int want = i % 2 == 0 ? 0 : 1;
+			unsigned char want = i % 2 == cancel_first ?
+						0 : (unsigned char)repeat_count;
 
 			if (fired[i] != want)
-				bench_fail("timer %ld fired %d times, expected %d",
-					   i, fired[i], want);
+				bench_fail("timer %ld fired %d times (mod 256), "
+					   "expected %d", i, fired[i], want);
 		}
-		snprintf(params, sizeof(params),
-			 "mode=churn timers=%ld spread_ms=%lld", timer_count,
-			 (long long)(spread_ns / 1000000));
+		if (op_fires != (uint64_t)kept * (uint64_t)repeat_count)
+			bench_fail("%llu timers fired, expected %llu",
+				   (unsigned long long)op_fires,
+				   (unsigned long long)kept *
+					   (unsigned long long)repeat_count);
+		len = snprintf(params, sizeof(params),
+			       "mode=churn timers=%ld spread_ms=%lld",
+			       timer_count, (long long)(spread_ns / 1000000));
+		/* Only the non-default ones, so the usual line is unchanged. */
+		if (repeat_count != 1)
+			len += snprintf(params + len, sizeof(params) - len,
+					" repeat=%ld", repeat_count);
+		if (expire_past)
+			len += snprintf(params + len, sizeof(params) - len,
+					" expire=past");
+		if (cancel_first)
+			snprintf(params + len, sizeof(params) - len,
+				 " cancel=odd");
 	} else {
 		if (op_fires != fires_wanted)
 			bench_fail("%llu timers fired, expected %lu",
