@@ -94,23 +94,26 @@ impl Handle {
         R: Into<TaskAction>,
     {
         let loop_id = self.id;
-        let key = registry::with_loop(loop_id, |entries, _| Ok(entries.insert(Entry::Reserved)))?;
-        let token = TaskToken { loop_id, key };
-        let callback = RefCell::new(callback);
-        let closure: Rc<dyn Fn(u64)> = Rc::new(move |round| fire(token, &callback, round));
-        let posted = registry::with_loop(loop_id, |entries, l| {
+        // Taken inside; on an error it is dropped here, outside the borrows
+        // (its drop may run user code).
+        let mut callback = Some(callback);
+        registry::with_loop(loop_id, |entries, l| {
+            let token = TaskToken {
+                loop_id,
+                key: entries.vacant_key(),
+            };
+            let callback = RefCell::new(callback.take().expect("taken once"));
+            let closure: Rc<dyn Fn(u64)> = Rc::new(move |round| fire(token, &callback, round));
             // Round 0: "never ran", so it joins the current round if one is
             // under way.
-            let engine_key = l.tasks.register(Callback::Native(closure.clone()), 0);
-            let slot = entries.get_mut(key).expect("reserved entry");
-            *slot = Entry::Task(TaskEntry {
+            let engine_key = l.tasks.register(Callback::Native(Rc::clone(&closure)), 0);
+            let key = entries.insert(Entry::Task(TaskEntry {
                 engine_key,
-                callback: closure.clone(),
-            });
-            Ok(())
-        });
-        drop(closure);
-        posted.map(|()| token)
+                callback: closure,
+            }));
+            debug_assert_eq!(key, token.key);
+            Ok(token)
+        })
     }
 }
 

@@ -101,24 +101,27 @@ impl Handle {
         R: Into<TimerAction>,
     {
         let loop_id = self.id;
-        let key = registry::with_loop(loop_id, |entries, _| Ok(entries.insert(Entry::Reserved)))?;
-        let token = TimerToken { loop_id, key };
-        let callback = RefCell::new(callback);
-        let closure: Rc<dyn Fn(())> = Rc::new(move |()| fire(token, &callback));
-        let armed = registry::with_loop(loop_id, |entries, l| {
+        // Taken inside; on an error it is dropped here, outside the borrows
+        // (its drop may run user code).
+        let mut callback = Some(callback);
+        registry::with_loop(loop_id, |entries, l| {
+            let token = TimerToken {
+                loop_id,
+                key: entries.vacant_key(),
+            };
+            let callback = RefCell::new(callback.take().expect("taken once"));
+            let closure: Rc<dyn Fn(())> = Rc::new(move |()| fire(token, &callback));
             let engine_key = l
                 .timers
-                .register(deadline.0, Callback::Native(closure.clone()));
-            let slot = entries.get_mut(key).expect("reserved entry");
-            *slot = Entry::Timer(TimerEntry {
+                .register(deadline.0, Callback::Native(Rc::clone(&closure)));
+            let key = entries.insert(Entry::Timer(TimerEntry {
                 engine_key,
                 deadline,
-                callback: closure.clone(),
-            });
-            Ok(())
-        });
-        drop(closure);
-        armed.map(|()| token)
+                callback: closure,
+            }));
+            debug_assert_eq!(key, token.key);
+            Ok(token)
+        })
     }
 
     /// Calls `callback` after `delay`, counted from the loop's cached time
@@ -177,10 +180,13 @@ impl Handle {
     pub fn set_deadline(&self, token: TimerToken, deadline: Instant) -> Result<(), Error> {
         registry::with_loop(self.id, |entries, l| match entries.get_mut(token.key) {
             Some(Entry::Timer(entry)) if token.loop_id == self.id => {
-                l.timers.unregister(entry.engine_key);
-                entry.engine_key = l
-                    .timers
-                    .register(deadline.0, Callback::Native(entry.callback.clone()));
+                // Armed: move it in place. Running its callback (the engine
+                // already took it out): arm it again.
+                if !l.timers.reschedule(entry.engine_key, deadline.0) {
+                    entry.engine_key = l
+                        .timers
+                        .register(deadline.0, Callback::Native(entry.callback.clone()));
+                }
                 entry.deadline = deadline;
                 Ok(())
             }
@@ -225,18 +231,22 @@ where
             // The callback removed its own timer.
             return Ok(None);
         };
-        // Re-armed from inside the callback with set_deadline: the return
-        // value overrides that.
-        l.timers.unregister(entry.engine_key);
+        // If the callback re-armed the timer with set_deadline, its engine
+        // key is live again: the return value overrides that deadline.
         match deadline {
             Some(deadline) => {
-                entry.engine_key = l
-                    .timers
-                    .register(deadline.0, Callback::Native(entry.callback.clone()));
+                if !l.timers.reschedule(entry.engine_key, deadline.0) {
+                    entry.engine_key = l
+                        .timers
+                        .register(deadline.0, Callback::Native(entry.callback.clone()));
+                }
                 entry.deadline = deadline;
                 Ok(None)
             }
-            None => Ok(entries.remove(token.key)),
+            None => {
+                l.timers.unregister(entry.engine_key);
+                Ok(entries.remove(token.key))
+            }
         }
     });
     // Outside the borrows (the engine's dispatch still holds the closure, so

@@ -86,6 +86,18 @@ impl<T> Slab<T> {
     }
 
     /// Stores `value` and returns its key.
+    /// The key the next [`Self::insert`] will return.
+    pub fn vacant_key(&self) -> Key {
+        if self.free_head != END {
+            Key::new(
+                self.free_head,
+                self.entries[self.free_head as usize].generation,
+            )
+        } else {
+            Key::new(self.entries.len() as u32, 1)
+        }
+    }
+
     pub fn insert(&mut self, value: T) -> Key {
         self.len += 1;
         if self.free_head != END {

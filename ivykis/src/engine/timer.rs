@@ -1,19 +1,19 @@
 //! Timers (SPEC 4): a 4-ary min-heap of deadlines.
 //!
-//! The heap holds `(expires, seq, owner)` entries, ordered by `expires` and
-//! then by registration order (`seq`). Each owner remembers its heap
-//! position, so unregistering any timer is O(log n), and in steady state no
-//! operation allocates. A 4-ary heap is shallower than a binary one.
+//! The heap holds 24-byte `(deadline, seq, owner)` entries, ordered by
+//! deadline and then by arming order (`seq`), so the four children of a
+//! node share one or two cache lines. Each owner's heap position is kept
+//! where the owner can find it, so unregistering any timer is O(log n); in
+//! steady state no operation allocates. Two kinds of owner:
 //!
-//! Two kinds of owner:
-//!
-//! - [`Owner::Slot`]: a record in a slab (position + callback), reached by
-//!   [`Key`]; for the Rust face and the engine's own timers.
-//! - [`Owner::Extern`]: a caller's struct (the C face's `struct iv_timer`)
-//!   that keeps the position in its private space, written by the engine as
-//!   entries move ([`ExternClass`]). Unregistering then goes from the struct
-//!   straight to its heap slot: on a large heap every hop is a cache miss,
-//!   and the slab record would be one more than C ivykis makes.
+//! - a **slot**: a slab record holding the callback, reached by [`Key`]; its
+//!   heap position lives in a dense array indexed by slot (`slot_pos`), so
+//!   the sift loops touch 4 bytes per moved entry, not a slab record. For
+//!   the Rust face and the engine's own timers.
+//! - an **extern** timer: a caller's struct (the C face's `struct
+//!   iv_timer`) that keeps its heap position in its private space, written
+//!   by the engine as entries move ([`ExternClass`]). Unregistering goes
+//!   from the struct straight to its heap slot, as in C ivykis.
 //!
 //! "A timer registered from a timer callback waits for the next iteration,
 //! even if due": while the timer phase runs ([`TimerQueue::begin_phase`] to
@@ -34,7 +34,7 @@ const ARITY: usize = 4;
 /// How the engine reaches an extern timer's struct (see the module
 /// documentation): the callback to fire it with, and where in it the engine
 /// keeps the heap position (a `u32`, 4-byte aligned, that the owner must not
-/// touch while the timer is registered).
+/// touch while the timer is registered). One class per queue.
 pub struct ExternClass {
     /// Called as `fire(data, ())` when the timer is due, after the engine
     /// has unregistered it.
@@ -43,18 +43,41 @@ pub struct ExternClass {
     pub pos_offset: usize,
 }
 
-/// Who a heap entry belongs to.
-#[derive(Clone, Copy)]
-enum Owner {
-    Slot(Key),
-    Extern(NonNull<c_void>, &'static ExternClass),
-    /// Unregistered while waiting in the side list.
-    Dead,
+/// Who a heap entry belongs to, in one word: a slab slot `i` is `2 i + 1`;
+/// an extern struct is its (at least 4-aligned, so even, non-zero) address;
+/// 0 is a timer unregistered while waiting in the side list.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Owner(u64);
+
+impl Owner {
+    const DEAD: Owner = Owner(0);
+
+    fn slot(index: u32) -> Owner {
+        Owner((u64::from(index) << 1) | 1)
+    }
+
+    fn external(data: NonNull<c_void>) -> Owner {
+        Owner(data.as_ptr() as usize as u64)
+    }
+
+    #[inline]
+    fn slot_index(self) -> Option<usize> {
+        (self.0 & 1 == 1).then_some((self.0 >> 1) as usize)
+    }
+
+    #[inline]
+    fn external_data(self) -> Option<NonNull<c_void>> {
+        if self.0 & 1 == 0 {
+            NonNull::new(self.0 as usize as *mut c_void)
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
 struct HeapEntry {
-    expires: Timespec,
+    deadline: u64,
     seq: u64,
     owner: Owner,
 }
@@ -62,24 +85,44 @@ struct HeapEntry {
 impl HeapEntry {
     #[inline]
     fn before(&self, other: &HeapEntry) -> bool {
-        (self.expires, self.seq) < (other.expires, other.seq)
+        (self.deadline, self.seq) < (other.deadline, other.seq)
     }
+}
+
+/// Seconds added before a deadline is counted in nanoseconds, so that
+/// timespecs from 136 years before the clock's epoch to 448 years after it
+/// keep their order (CLOCK_MONOTONIC counts from boot); earlier and later
+/// ones are clamped, and among those arming order decides.
+const EPOCH_OFFSET_SECS: i128 = 1 << 32;
+const NANOS: i128 = 1_000_000_000;
+
+#[inline]
+fn to_deadline(t: Timespec) -> u64 {
+    let ns = (i128::from(t.sec) + EPOCH_OFFSET_SECS) * NANOS + i128::from(t.nsec);
+    ns.clamp(0, i128::from(u64::MAX)) as u64
+}
+
+#[inline]
+fn from_deadline(d: u64) -> Timespec {
+    let ns = i128::from(d) - EPOCH_OFFSET_SECS * NANOS;
+    Timespec::new((ns.div_euclid(NANOS)) as i64, (ns.rem_euclid(NANOS)) as i64)
 }
 
 /// Position flag of a timer waiting in the side list (the low bits are its
 /// index there).
 const PENDING: u32 = 1 << 31;
 
-struct TimerRec {
-    pos: u32,
-    callback: Callback<()>,
-}
-
 /// The timers of one loop.
 #[derive(Default)]
 pub struct TimerQueue {
-    slab: Slab<TimerRec>,
+    /// Callbacks of slot timers.
+    slab: Slab<Callback<()>>,
+    /// `slot_pos[i]`: heap position (or PENDING | side-list index) of the
+    /// timer in slab slot `i`, while it is registered.
+    slot_pos: Vec<u32>,
     heap: Vec<HeapEntry>,
+    /// The class of every extern timer of this queue.
+    extern_class: Option<&'static ExternClass>,
     /// Registered extern timers.
     externs: usize,
     next_seq: u64,
@@ -101,9 +144,27 @@ impl TimerQueue {
 
     /// Registers a timer that fires once `now >= expires`.
     pub fn register(&mut self, expires: Timespec, callback: Callback<()>) -> Key {
-        let key = self.slab.insert(TimerRec { pos: 0, callback });
-        self.add(expires, Owner::Slot(key));
+        let key = self.slab.insert(callback);
+        let index = key.index() as usize;
+        if index >= self.slot_pos.len() {
+            self.slot_pos.resize((index + 1).next_power_of_two(), 0);
+        }
+        self.add(to_deadline(expires), Owner::slot(key.index()));
         key
+    }
+
+    /// Moves the deadline of a registered slot timer, keeping its key and
+    /// callback (cheaper than unregistering and registering again); it
+    /// counts as armed now for the order among equal deadlines. `false` if
+    /// `key` is not registered.
+    pub fn reschedule(&mut self, key: Key, expires: Timespec) -> bool {
+        if self.slab.get(key).is_none() {
+            return false;
+        }
+        let pos = self.slot_pos[key.index() as usize];
+        self.remove_pos(pos);
+        self.add(to_deadline(expires), Owner::slot(key.index()));
+        true
     }
 
     /// Registers the extern timer at `data`, which fires once `now >=
@@ -115,20 +176,26 @@ impl TimerQueue {
     /// `data` must stay valid, the engine must be free to write the
     /// position word at `data + class.pos_offset` (in bounds, aligned, not
     /// accessed by anyone else), and calling `class.fire(data, ())` must be
-    /// sound. The timer must not be registered already.
+    /// sound. The timer must not be registered already, and every extern
+    /// timer of a queue must use the same `class`.
     pub unsafe fn register_extern(
         &mut self,
         expires: Timespec,
         data: NonNull<c_void>,
         class: &'static ExternClass,
     ) {
+        match self.extern_class {
+            None => self.extern_class = Some(class),
+            Some(c) => assert!(std::ptr::eq(c, class), "one extern timer class per loop"),
+        }
+        debug_assert!(data.as_ptr() as usize % 4 == 0, "misaligned extern timer");
         self.externs += 1;
-        self.add(expires, Owner::Extern(data, class));
+        self.add(to_deadline(expires), Owner::external(data));
     }
 
-    fn add(&mut self, expires: Timespec, owner: Owner) {
+    fn add(&mut self, deadline: u64, owner: Owner) {
         let entry = HeapEntry {
-            expires,
+            deadline,
             seq: self.next_seq,
             owner,
         };
@@ -147,13 +214,12 @@ impl TimerQueue {
 
     /// Unregisters a timer; `false` if `key` is not registered.
     pub fn unregister(&mut self, key: Key) -> bool {
-        match self.slab.remove(key) {
-            Some(rec) => {
-                self.remove_pos(rec.pos);
-                true
-            }
-            None => false,
+        if self.slab.remove(key).is_none() {
+            return false;
         }
+        let pos = self.slot_pos[key.index() as usize];
+        self.remove_pos(pos);
+        true
     }
 
     /// Unregisters the extern timer at `data`; `false` if the engine does
@@ -174,19 +240,18 @@ impl TimerQueue {
         } else {
             self.heap.get(pos as usize)
         };
-        match entry.map(|e| e.owner) {
-            Some(Owner::Extern(d, _)) if d == data => {
-                self.externs -= 1;
-                self.remove_pos(pos);
-                true
-            }
-            _ => false,
+        if entry.is_some_and(|e| e.owner == Owner::external(data)) {
+            self.externs -= 1;
+            self.remove_pos(pos);
+            true
+        } else {
+            false
         }
     }
 
     fn remove_pos(&mut self, pos: u32) {
         if pos & PENDING != 0 {
-            self.pending[(pos & !PENDING) as usize].owner = Owner::Dead;
+            self.pending[(pos & !PENDING) as usize].owner = Owner::DEAD;
         } else {
             self.remove_at(pos as usize);
         }
@@ -211,7 +276,7 @@ impl TimerQueue {
         self.in_phase = false;
         let mut pending = std::mem::take(&mut self.pending);
         for entry in pending.drain(..) {
-            if !matches!(entry.owner, Owner::Dead) {
+            if entry.owner != Owner::DEAD {
                 let pos = self.heap.len();
                 self.heap.push(entry);
                 self.sift_up(pos);
@@ -223,34 +288,31 @@ impl TimerQueue {
 
     /// The earliest deadline.
     pub fn next_expiry(&self) -> Option<Timespec> {
-        self.heap.first().map(|e| e.expires)
+        self.heap.first().map(|e| from_deadline(e.deadline))
     }
 
     /// Unregisters and returns the callback of the earliest timer if it is due
     /// at `now`.
     pub fn pop_due(&mut self, now: Timespec) -> Option<Callback<()>> {
         let top = *self.heap.first()?;
-        if top.expires > now {
+        if top.deadline > to_deadline(now) {
             return None;
         }
         self.remove_at(0);
-        Some(match top.owner {
-            Owner::Slot(key) => {
-                self.slab
-                    .remove(key)
-                    .expect("heap entry without record")
-                    .callback
-            }
-            Owner::Extern(data, class) => {
-                self.externs -= 1;
-                // SAFETY: `register_extern`'s caller promised that this call
-                // is sound while the timer is registered, which it was until
-                // the line above; the engine makes the call before any other
-                // code runs.
-                unsafe { Callback::raw(class.fire, data) }
-            }
-            Owner::Dead => unreachable!("dead entries never enter the heap"),
-        })
+        if let Some(index) = top.owner.slot_index() {
+            let key = self
+                .slab
+                .key_of_index(index as u32)
+                .expect("heap entry without record");
+            return Some(self.slab.remove(key).expect("heap entry without record"));
+        }
+        let data = top.owner.external_data().expect("dead entry in the heap");
+        let class = self.extern_class.expect("extern timer without class");
+        self.externs -= 1;
+        // SAFETY: `register_extern`'s caller promised that this call is
+        // sound while the timer is registered, which it was until the line
+        // above; the engine makes the call before any other code runs.
+        Some(unsafe { Callback::raw(class.fire, data) })
     }
 
     /// Drops every timer.
@@ -266,28 +328,23 @@ impl TimerQueue {
         if pos == self.heap.len() {
             return;
         }
-        self.heap[pos] = last;
         // The moved entry may belong above or below its new place.
         if pos > 0 && last.before(&self.heap[(pos - 1) / ARITY]) {
-            self.sift_up(pos);
+            self.sift_up_from(pos, last);
         } else {
-            self.sift_down(pos);
+            self.sift_down_from(pos, last);
         }
     }
 
     /// Records `pos` as the position of `owner`.
     #[inline]
     fn set_owner_pos(&mut self, owner: Owner, pos: u32) {
-        match owner {
-            Owner::Slot(key) => {
-                if let Some(rec) = self.slab.get_mut(key) {
-                    rec.pos = pos;
-                }
-            }
+        if let Some(index) = owner.slot_index() {
+            self.slot_pos[index] = pos;
+        } else if let (Some(data), Some(class)) = (owner.external_data(), self.extern_class) {
             // SAFETY: the entry is registered, so `register_extern`'s
             // caller lets the engine write its position word.
-            Owner::Extern(data, class) => unsafe { pos_word(data, class).write(pos) },
-            Owner::Dead => {}
+            unsafe { pos_word(data, class).write(pos) }
         }
     }
 
@@ -297,8 +354,13 @@ impl TimerQueue {
         self.set_owner_pos(entry.owner, pos as u32);
     }
 
-    fn sift_up(&mut self, mut pos: usize) {
+    fn sift_up(&mut self, pos: usize) {
         let entry = self.heap[pos];
+        self.sift_up_from(pos, entry);
+    }
+
+    /// Places `entry` at `pos` or above.
+    fn sift_up_from(&mut self, mut pos: usize, entry: HeapEntry) {
         while pos > 0 {
             let parent = (pos - 1) / ARITY;
             if !entry.before(&self.heap[parent]) {
@@ -310,8 +372,8 @@ impl TimerQueue {
         self.place(pos, entry);
     }
 
-    fn sift_down(&mut self, mut pos: usize) {
-        let entry = self.heap[pos];
+    /// Places `entry` at `pos` or below.
+    fn sift_down_from(&mut self, mut pos: usize, entry: HeapEntry) {
         let len = self.heap.len();
         loop {
             let first = pos * ARITY + 1;
@@ -340,11 +402,13 @@ impl TimerQueue {
             if i > 0 {
                 assert!(!e.before(&self.heap[(i - 1) / ARITY]), "heap order");
             }
-            let pos = match e.owner {
-                Owner::Slot(key) => self.slab.get(key).unwrap().pos,
+            let pos = if let Some(index) = e.owner.slot_index() {
+                assert!(self.slab.key_of_index(index as u32).is_some(), "slot");
+                self.slot_pos[index]
+            } else {
+                let data = e.owner.external_data().expect("dead entry in the heap");
                 // SAFETY: registered extern timers are valid (tests only).
-                Owner::Extern(data, class) => unsafe { pos_word(data, class).read() },
-                Owner::Dead => panic!("dead entry in the heap"),
+                unsafe { pos_word(data, self.extern_class.unwrap()).read() }
             };
             assert_eq!(pos as usize, i, "position");
         }
@@ -523,6 +587,50 @@ mod tests {
         assert_eq!(q.len(), 1);
         q.pop_due(ts(10)).unwrap().call(());
         assert_eq!((a.fired.get(), b.fired.get()), (0, 1));
+    }
+
+    #[test]
+    fn deadlines_keep_order_and_value() {
+        let samples = [
+            Timespec::new(-5, 0),
+            Timespec::new(-1, 999_999_999),
+            Timespec::new(0, 0),
+            Timespec::new(0, 1),
+            Timespec::new(1_000_000, 5),
+            Timespec::new(10_000_000_000, 0),
+        ];
+        for w in samples.windows(2) {
+            assert!(to_deadline(w[0]) < to_deadline(w[1]));
+        }
+        for t in samples {
+            assert_eq!(from_deadline(to_deadline(t)), t);
+        }
+        assert_eq!(to_deadline(Timespec::new(i64::MIN, 0)), 0);
+        assert_eq!(to_deadline(Timespec::new(i64::MAX, 0)), u64::MAX);
+    }
+
+    #[test]
+    fn reschedule_moves_a_timer_and_keeps_its_key() {
+        let mut q = TimerQueue::default();
+        let a = q.register(ts(10), nop());
+        let b = q.register(ts(20), nop());
+        assert!(q.reschedule(a, ts(30)));
+        q.check_invariants();
+        assert_eq!(q.next_expiry(), Some(ts(20)));
+        assert!(q.pop_due(ts(25)).is_some());
+        assert!(!q.is_registered(b));
+        assert!(q.is_registered(a));
+        assert!(q.pop_due(ts(25)).is_none(), "moved later");
+        q.begin_phase();
+        assert!(
+            q.reschedule(a, ts(1)),
+            "in the phase: waits in the side list"
+        );
+        assert!(q.pop_due(ts(25)).is_none());
+        q.end_phase();
+        q.check_invariants();
+        assert!(q.pop_due(ts(25)).is_some());
+        assert!(!q.reschedule(a, ts(1)), "fired: gone");
     }
 
     #[test]
