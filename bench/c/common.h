@@ -19,6 +19,15 @@
  * wall time: timer workloads sleep until their timers are due, and that idle
  * time says nothing about the library. On failure it prints `BENCH-FAIL ...`
  * to stderr and exits with status 1.
+ *
+ * The floor programs of bench/raw/ (hand-written epoll loops, no ivykis)
+ * share this file: they `#define BENCH_NO_IVYKIS` before including it, which
+ * leaves out <iv.h> and the loaded-library check, and their BENCH line ends
+ * in `poll=raw-epoll lib=none`.
+ *
+ * The stopwatch reads CLOCK_PROCESS_CPUTIME_ID, which is a real system call
+ * (not served by the vDSO): run.sh --strace uses the first and the last such
+ * call of a run as the bounds of the measured phase in the trace.
  */
 
 #ifndef BENCH_COMMON_H
@@ -36,7 +45,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#ifndef BENCH_NO_IVYKIS
 #include <iv.h>
+#endif
 
 /* Marks the measured function so that callgrind can find it by name. */
 #define BENCH_MEASURED __attribute__((noinline, used))
@@ -201,16 +212,69 @@ static inline uint64_t bench_rand_below(uint64_t bound)
 
 /* ---- Environment ------------------------------------------------------- */
 
-/* Workloads with many descriptors must not depend on iv_init doing this. */
-static inline void bench_raise_fd_limit(void)
+/*
+ * Workloads with many descriptors must not depend on iv_init doing this.
+ * Returns the soft limit in force afterwards.
+ */
+static inline long bench_raise_fd_limit(void)
 {
 	struct rlimit lim;
 
-	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
+		bench_fail("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+	if (lim.rlim_cur < lim.rlim_max) {
 		lim.rlim_cur = lim.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &lim);
+		if (setrlimit(RLIMIT_NOFILE, &lim) < 0 ||
+		    getrlimit(RLIMIT_NOFILE, &lim) < 0)
+			bench_fail("setrlimit(RLIMIT_NOFILE): %s",
+				   strerror(errno));
 	}
+	if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > INT_MAX)
+		return INT_MAX;
+	return (long)lim.rlim_cur;
 }
+
+/*
+ * Descriptors left free by `fds=max` workloads: for the descriptors open
+ * before the workload's own (standard streams, the loop's epoll and wake-up
+ * descriptors, valgrind's or strace's), and for whatever the library opens
+ * later.
+ */
+#define BENCH_FD_MARGIN 200
+
+/*
+ * How many descriptor pairs (pipes, socketpairs) fit under the descriptor
+ * limit, raised to the hard limit first, leaving BENCH_FD_MARGIN free.
+ */
+static inline long bench_max_fd_pairs(void)
+{
+	long limit = bench_raise_fd_limit();
+	long pairs = (limit - BENCH_FD_MARGIN) / 2;
+
+	if (pairs < 1)
+		bench_fail("the descriptor limit (%ld) leaves no room for pairs",
+			   limit);
+	return pairs;
+}
+
+/*
+ * Like bench_arg_long, but the value may also be `max`: then the result is
+ * `if_max()`, called only in that case (so that the limit is not raised for
+ * the other sizes).
+ */
+static inline long bench_arg_long_or_max(struct bench_args *args,
+					 const char *key, long fallback,
+					 long min, long max,
+					 long (*if_max)(void))
+{
+	const char *text = bench_arg(args, key);
+
+	if (text != NULL && strcmp(text, "max") == 0)
+		return if_max();
+	return bench_arg_long(args, key, fallback, min, max);
+}
+
+#ifndef BENCH_NO_IVYKIS
 
 static inline int bench_find_ivykis(struct dl_phdr_info *info, size_t size,
 			     void *data)
@@ -237,6 +301,23 @@ static inline void bench_loaded_library(char out[PATH_MAX])
 		bench_fail("no libivykis.so is loaded in this process");
 }
 
+#define BENCH_POLL_METHOD() iv_poll_method_name()
+
+#else /* BENCH_NO_IVYKIS */
+
+/* A floor program: no library to find; its "poll method" is its own loop. */
+static inline void bench_loaded_library(char out[PATH_MAX])
+{
+	snprintf(out, PATH_MAX, "none");
+}
+
+#ifndef BENCH_RAW_POLL_NAME
+#define BENCH_RAW_POLL_NAME "raw-epoll"
+#endif
+#define BENCH_POLL_METHOD() BENCH_RAW_POLL_NAME
+
+#endif /* BENCH_NO_IVYKIS */
+
 /* ---- The result line --------------------------------------------------- */
 
 /*
@@ -258,7 +339,7 @@ static inline void bench_report(const char *params, uint64_t ops,
 	       bench_name, params, (unsigned long long)ops, sw->cpu_secs,
 	       sw->wall_secs, (double)ops / secs, secs * 1e9 / (double)ops,
 	       observed, observed[0] != '\0' ? " " : "",
-	       iv_poll_method_name(), lib);
+	       BENCH_POLL_METHOD(), lib);
 	fflush(stdout);
 }
 
