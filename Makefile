@@ -178,13 +178,10 @@ $(BUILD)/examples/dirwatch: examples/dirwatch/dirwatch.c $(HEADERS) $(BUILD)/$(S
 	$(CC) $(EXAMPLE_CFLAGS) -Iivykis-c/include -o $@ $< \
 		-L$(BUILD) -l:$(SONAME) -Wl,-rpath,'$$ORIGIN/..' $(LDFLAGS)
 
-# BENCH_ARGS passes options through, e.g. make bench BENCH_ARGS=--smoke
+# The whole benchmark suite and BENCHMARKS.md (bench/bench.sh, ~25 min);
+# BENCH_ARGS passes options through, e.g. make bench BENCH_ARGS=--quick
 bench: all
-	@if [ -f bench/run.sh ]; then \
-		bash bench/run.sh $(BENCH_ARGS); \
-	else \
-		echo "make bench: bench/run.sh does not exist (yet)"; \
-	fi
+	bash bench/bench.sh $(BENCH_ARGS)
 
 # Stress and fault-injection programs (tests/stress/, tests/fault/), timed,
 # epoll by default; STRESS_ARGS passes options, e.g. --long or --methods all.
