@@ -96,6 +96,12 @@ impl Shared {
     /// already pending that the owner has not begun to handle.
     fn finish(&self, job: Job) {
         self.lock().finished.push(job);
+        self.announce_finished();
+    }
+
+    /// Posts the owner's event for jobs just added to `finished`, unless a
+    /// post is already pending.
+    fn announce_finished(&self) {
         if !self.completion_posted.swap(true, Ordering::SeqCst) {
             let _ = self.owner_hub.post(self.owner_key.to_raw());
         }
@@ -373,6 +379,13 @@ unsafe extern "C" fn worker_main(arg: *mut c_void) {
     super::deinit();
 }
 
+/// What a worker does after handing over its last job.
+enum Next {
+    Job(Job),
+    Idle,
+    End,
+}
+
 impl Worker {
     fn post_self(&self) {
         if let Some(key) = self.wake_key.get() {
@@ -387,14 +400,21 @@ impl Worker {
     /// resumes through a post to itself (free: same thread).
     fn run_one(self: &Rc<Self>) {
         self.disarm_idle_timer();
+        // The job whose work ran last: handed over under the same lock that
+        // takes the next one, so a busy worker locks the pool once per job.
+        let mut done: Option<Job> = None;
         loop {
-            let job = {
+            let handed_over = done.is_some();
+            let next = {
                 let mut st = self.shared.lock();
+                if let Some(job) = done.take() {
+                    st.finished.push(job);
+                }
                 match st.queue.pop_front() {
-                    Some(job) => Some(job),
+                    Some(job) => Next::Job(job),
                     None if st.put => {
                         st.workers -= 1;
-                        None
+                        Next::End
                     }
                     None => {
                         st.idle.push(IdleWorker {
@@ -402,24 +422,34 @@ impl Worker {
                             key: self.wake_key.get().map_or(0, Key::to_raw),
                             id: self.id,
                         });
-                        drop(st);
-                        self.arm_idle_timer();
-                        return;
+                        Next::Idle
                     }
                 }
             };
-            let Some(job) = job else {
-                self.end();
-                return;
+            // Outside the lock: posting may wake the owner (a system call).
+            if handed_over {
+                self.shared.announce_finished();
+            }
+            let job = match next {
+                Next::Job(job) => job,
+                Next::End => {
+                    self.end();
+                    return;
+                }
+                Next::Idle => {
+                    self.arm_idle_timer();
+                    return;
+                }
             };
             // SAFETY: `submit`'s caller promised that `work(data)` is sound on a
             // worker thread, once.
             unsafe { (job.work)(job.data) };
-            self.shared.finish(job);
             if super::try_with(|l| !l.tasks.is_empty()).unwrap_or(false) {
+                self.shared.finish(job);
                 self.post_self();
                 return;
             }
+            done = Some(job);
         }
     }
 
