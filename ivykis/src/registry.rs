@@ -61,9 +61,16 @@ pub(crate) struct TimerEntry {
 }
 
 pub(crate) struct TaskEntry {
-    /// As for timers: stale while the callback runs.
+    /// As for timers: stale while the callback runs and while parked.
     pub engine_key: Key,
     pub callback: Rc<dyn Fn(u64)>,
+    /// Parked by [`TaskAction::Idle`](crate::TaskAction::Idle): kept, not
+    /// posted.
+    pub parked: bool,
+    /// `post_task` was called while the callback ran.
+    pub repost: bool,
+    /// The round the task last ran in (for fairness when posted again).
+    pub last_round: u64,
 }
 
 pub(crate) struct Registry {

@@ -1,4 +1,5 @@
-//! Tasks: [`Handle::add_task`], [`TaskAction`], [`TaskToken`].
+//! Tasks: [`Handle::add_task`], [`Handle::post_task`], [`TaskAction`],
+//! [`TaskToken`].
 
 #![forbid(unsafe_code)]
 
@@ -39,6 +40,10 @@ pub enum TaskAction {
     /// Run the same closure again in the next round (the next loop
     /// iteration), keeping the token; nothing is allocated.
     Again,
+    /// Keep the task, not posted: its token stays valid and
+    /// [`Handle::post_task`] posts it again, without allocating. A parked
+    /// task does not keep [`EventLoop::run`](crate::EventLoop::run) going.
+    Idle,
 }
 
 impl From<()> for TaskAction {
@@ -110,9 +115,66 @@ impl Handle {
             let key = entries.insert(Entry::Task(TaskEntry {
                 engine_key,
                 callback: closure,
+                parked: false,
+                repost: false,
+                last_round: 0,
             }));
             debug_assert_eq!(key, token.key);
             Ok(token)
+        })
+    }
+}
+
+impl Handle {
+    /// Posts a task parked by [`TaskAction::Idle`] again, with its closure
+    /// and token, allocating nothing; so a program can keep a set of tasks
+    /// that post each other and run without heap allocation in steady
+    /// state. The fairness rule holds: a task that already ran in the
+    /// current round runs in the next one. Posting a task that is posted
+    /// already does nothing; posting a task from inside its own callback
+    /// makes it run again in the next round, unless the callback returns
+    /// [`TaskAction::Done`].
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use ivykis::{EventLoop, TaskAction, TaskToken};
+    ///
+    /// let event_loop = EventLoop::new()?;
+    /// let handle = event_loop.handle();
+    /// let runs = Rc::new(Cell::new(0));
+    /// let counter = runs.clone();
+    /// let task: TaskToken = handle.add_task(move |_| {
+    ///     counter.set(counter.get() + 1);
+    ///     TaskAction::Idle
+    /// })?;
+    /// event_loop.run(); // runs it once, then nothing is posted
+    /// handle.post_task(task)?;
+    /// handle.post_task(task)?; // already posted: no second run
+    /// event_loop.run();
+    /// assert_eq!(runs.get(), 2);
+    /// handle.remove(task)?;
+    /// # Ok::<(), ivykis::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LoopGone`], [`Error::Stale`] (done or removed).
+    pub fn post_task(&self, token: TaskToken) -> Result<(), Error> {
+        registry::with_loop(self.id, |entries, l| match entries.get_mut(token.key) {
+            Some(Entry::Task(entry)) if token.loop_id == self.id => {
+                if entry.parked {
+                    entry.parked = false;
+                    entry.engine_key = l
+                        .tasks
+                        .register(Callback::Native(entry.callback.clone()), entry.last_round);
+                } else if !l.tasks.is_registered(entry.engine_key) {
+                    // Its callback is running: `fire` posts it afterwards.
+                    entry.repost = true;
+                }
+                Ok(())
+            }
+            _ => Err(Error::Stale),
         })
     }
 }
@@ -137,11 +199,23 @@ where
             // The callback removed its own task.
             return Ok(None);
         };
+        let repost = std::mem::take(&mut entry.repost);
         match action {
             TaskAction::Again => {
                 entry.engine_key = l
                     .tasks
                     .register(Callback::Native(entry.callback.clone()), round);
+                Ok(None)
+            }
+            TaskAction::Idle if repost => {
+                entry.engine_key = l
+                    .tasks
+                    .register(Callback::Native(entry.callback.clone()), round);
+                Ok(None)
+            }
+            TaskAction::Idle => {
+                entry.parked = true;
+                entry.last_round = round;
                 Ok(None)
             }
             TaskAction::Done => Ok(entries.remove(token.key)),

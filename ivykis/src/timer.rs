@@ -1,5 +1,6 @@
 //! Timers: [`Handle::add_timer_at`], [`Handle::add_timer_after`],
-//! [`TimerAction`], [`TimerToken`].
+//! [`Handle::set_deadline`], [`Handle::disarm`], [`TimerAction`],
+//! [`TimerToken`].
 
 #![forbid(unsafe_code)]
 
@@ -49,6 +50,10 @@ pub enum TimerAction {
     /// being run. For a period without drift, compute the next deadline
     /// from the previous one and use [`TimerAction::At`].
     After(Duration),
+    /// Keep the timer, unarmed: its token stays valid and
+    /// [`Handle::set_deadline`] arms it again, without allocating (see
+    /// [`Handle::disarm`]).
+    Idle,
 }
 
 impl From<()> for TimerAction {
@@ -153,8 +158,9 @@ impl Handle {
         self.add_timer_at(self.now() + delay, callback)
     }
 
-    /// Moves a timer's deadline (re-arming it if its callback is running),
-    /// keeping its token and closure; nothing is allocated. Typical use: an
+    /// Moves a timer's deadline (arming it again if it was disarmed or its
+    /// callback is running), keeping its token and closure; nothing is
+    /// allocated. Typical use: an
     /// idle timeout pushed back on every bit of activity.
     ///
     /// When called from the timer's own callback, the callback's return
@@ -194,6 +200,47 @@ impl Handle {
         })
     }
 
+    /// Takes a timer out of the loop but keeps it, closure and token
+    /// included: [`Handle::set_deadline`] arms it again. Arming and
+    /// disarming a kept timer allocate nothing, so a program that reuses
+    /// its timers (one per connection for an idle timeout, say) runs
+    /// without heap allocation in steady state. A disarmed timer does not
+    /// keep [`EventLoop::run`](crate::EventLoop::run) going and
+    /// [`Handle::is_registered`] reports `false` for it; [`Handle::remove`]
+    /// drops it. Disarming a disarmed timer does nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ivykis::{EventLoop, TimerAction};
+    ///
+    /// let event_loop = EventLoop::new()?;
+    /// let handle = event_loop.handle();
+    /// let timeout = handle.add_timer_after(Duration::from_secs(3600), |_| TimerAction::Idle)?;
+    /// handle.disarm(timeout)?;
+    /// assert!(!handle.is_registered(timeout));
+    /// event_loop.run(); // returns at once: nothing is armed
+    /// handle.set_deadline(timeout, handle.now())?; // armed again
+    /// event_loop.run(); // fires; the callback keeps it, unarmed
+    /// assert!(!handle.is_registered(timeout));
+    /// handle.remove(timeout)?;
+    /// # Ok::<(), ivykis::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LoopGone`], [`Error::Stale`].
+    pub fn disarm(&self, token: TimerToken) -> Result<(), Error> {
+        registry::with_loop(self.id, |entries, l| match entries.get_mut(token.key) {
+            Some(Entry::Timer(entry)) if token.loop_id == self.id => {
+                // A stale engine key (disarmed, or its callback running) is
+                // a no-op.
+                l.timers.unregister(entry.engine_key);
+                Ok(())
+            }
+            _ => Err(Error::Stale),
+        })
+    }
+
     /// The instant a timer was last armed for (also while its callback runs).
     ///
     /// # Errors
@@ -221,10 +268,11 @@ where
     };
     let action = (callback.borrow_mut())(&handle).into();
     consume_on_unwind.disarm();
-    let deadline = match action {
-        TimerAction::Done => None,
-        TimerAction::At(at) => Some(at),
-        TimerAction::After(delay) => Some(handle.now() + delay),
+    let (deadline, keep) = match action {
+        TimerAction::Done => (None, false),
+        TimerAction::Idle => (None, true),
+        TimerAction::At(at) => (Some(at), true),
+        TimerAction::After(delay) => (Some(handle.now() + delay), true),
     };
     let finished = registry::with_loop(token.loop_id, |entries, l| {
         let Some(Entry::Timer(entry)) = entries.get_mut(token.key) else {
@@ -245,7 +293,11 @@ where
             }
             None => {
                 l.timers.unregister(entry.engine_key);
-                Ok(entries.remove(token.key))
+                Ok(if keep {
+                    None
+                } else {
+                    entries.remove(token.key)
+                })
             }
         }
     });

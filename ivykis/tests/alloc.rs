@@ -3,11 +3,11 @@
 //! it installs a counting global allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use ivykis::{EventLoop, FdAction, Interest, Ready, TaskAction, TimerAction};
+use ivykis::{EventLoop, FdAction, Interest, Ready, TaskAction, TaskToken, TimerAction};
 
 /// Counts the allocations made by the current thread (other threads, such as
 /// the test harness's, do not disturb the count).
@@ -135,6 +135,121 @@ fn steady_state_allocates_nothing() {
     for token in tokens {
         handle.remove(token).unwrap();
     }
+}
+
+/// Timers kept across uses (one per connection, say): arming with
+/// `set_deadline`, disarming and firing into `TimerAction::Idle` allocate
+/// nothing.
+#[test]
+fn kept_timers_arm_disarm_and_fire_without_allocating() {
+    const TIMERS: usize = 64;
+    let event_loop = EventLoop::new().unwrap();
+    let handle = event_loop.handle();
+    let fired = Rc::new(Cell::new(0u64));
+    let timers: Vec<_> = (0..TIMERS)
+        .map(|_| {
+            let fired = fired.clone();
+            handle
+                .add_timer_after(Duration::from_secs(3600), move |_| {
+                    fired.set(fired.get() + 1);
+                    TimerAction::Idle
+                })
+                .unwrap()
+        })
+        .collect();
+    for &t in &timers {
+        handle.disarm(t).unwrap();
+    }
+    let rounds = Rc::new(Cell::new(0u32));
+    let baseline = Rc::new(Cell::new(0u64));
+    let measured = Rc::new(Cell::new(None::<u64>));
+    let (r, base, result) = (rounds.clone(), baseline.clone(), measured.clone());
+    let armer = handle
+        .add_task(move |h| {
+            let n = r.get();
+            r.set(n + 1);
+            if n == WARM_UP {
+                base.set(allocations());
+            }
+            if n == WARM_UP + MEASURED {
+                result.set(Some(allocations() - base.get()));
+                return TaskAction::Done;
+            }
+            // Half fire in the next iteration; the other half are armed
+            // far away and disarmed again (a connection that was active).
+            for (i, &t) in timers.iter().enumerate() {
+                if (i + n as usize) % 2 == 0 {
+                    h.set_deadline(t, h.now()).unwrap();
+                } else {
+                    h.set_deadline(t, h.now() + Duration::from_secs(60))
+                        .unwrap();
+                    h.disarm(t).unwrap();
+                }
+            }
+            TaskAction::Again
+        })
+        .unwrap();
+    event_loop.run();
+    assert!(!handle.is_registered(armer));
+    assert_eq!(
+        measured.get(),
+        Some(0),
+        "allocations during {MEASURED} rounds of arming, disarming and firing kept timers"
+    );
+    assert!(
+        fired.get() >= u64::from(MEASURED) * (TIMERS as u64 / 2),
+        "the armed half fired every round ({} calls)",
+        fired.get()
+    );
+}
+
+/// Task churn with kept tasks: a ring of tasks, each parking itself and
+/// posting the next, allocates nothing.
+#[test]
+fn kept_tasks_posting_each_other_allocate_nothing() {
+    const TASKS: usize = 16;
+    let event_loop = EventLoop::new().unwrap();
+    let handle = event_loop.handle();
+    let ring: Rc<RefCell<Vec<TaskToken>>> = Rc::new(RefCell::new(Vec::new()));
+    let runs = Rc::new(Cell::new(0u32));
+    let baseline = Rc::new(Cell::new(0u64));
+    let measured = Rc::new(Cell::new(None::<u64>));
+    for i in 0..TASKS {
+        let (successors, runs, base, result) = (
+            ring.clone(),
+            runs.clone(),
+            baseline.clone(),
+            measured.clone(),
+        );
+        let token = handle
+            .add_task(move |h| {
+                let n = runs.get();
+                runs.set(n + 1);
+                if n == WARM_UP {
+                    base.set(allocations());
+                }
+                if n == WARM_UP + MEASURED {
+                    result.set(Some(allocations() - base.get()));
+                    return TaskAction::Idle;
+                }
+                let next = successors.borrow()[(i + 1) % TASKS];
+                h.post_task(next).unwrap();
+                TaskAction::Idle
+            })
+            .unwrap();
+        ring.borrow_mut().push(token);
+    }
+    // Only the first one starts the ring.
+    for &t in &ring.borrow()[1..] {
+        assert!(handle.is_registered(t));
+    }
+    event_loop.run();
+    assert_eq!(
+        measured.get(),
+        Some(0),
+        "allocations during {MEASURED} runs of kept tasks"
+    );
+    assert_eq!(runs.get(), WARM_UP + MEASURED + 1);
 }
 
 #[test]

@@ -117,3 +117,64 @@ fn a_repeating_task_keeps_its_token_and_may_remove_itself() {
     event_loop.run();
     assert!(!handle.is_registered(me.get()));
 }
+
+#[test]
+fn a_parked_task_is_posted_again_and_keeps_the_fairness_rule() {
+    let event_loop = EventLoop::new().unwrap();
+    let handle = event_loop.handle();
+    let log = Log::new();
+    let (a_log, b_log) = (log.clone(), log.clone());
+    let a = handle
+        .add_task(move |_| {
+            a_log.push("a");
+            TaskAction::Idle
+        })
+        .unwrap();
+    let a_token = Later::new();
+    let a_later = a_token.clone();
+    let mut b_runs = 0;
+    let b = handle
+        .add_task(move |h| {
+            b_log.push("b");
+            b_runs += 1;
+            // `a` ran earlier in this round: posted now, it runs in the
+            // next round, after nothing else of this one.
+            h.post_task(a_later.get()).unwrap();
+            h.post_task(a_later.get()).unwrap(); // posted already: no-op
+            if b_runs < 3 {
+                TaskAction::Again
+            } else {
+                TaskAction::Done
+            }
+        })
+        .unwrap();
+    a_token.set(a);
+    assert!(handle.is_registered(a) && handle.is_registered(b));
+    event_loop.run();
+    assert_eq!(log.get(), ["a", "b", "a", "b", "a", "b", "a"]);
+    assert!(!handle.is_registered(a), "parked");
+    assert!(matches!(handle.post_task(b), Err(Error::Stale)));
+
+    // Posting a task from inside its own callback: it runs again in the
+    // next round.
+    let self_posts = Later::new();
+    let me = self_posts.clone();
+    let mut runs = 0;
+    let log2 = log.clone();
+    let c = handle
+        .add_task(move |h| {
+            runs += 1;
+            log2.push("c");
+            if runs == 1 {
+                h.post_task(me.get()).unwrap();
+            }
+            TaskAction::Idle
+        })
+        .unwrap();
+    self_posts.set(c);
+    event_loop.run();
+    assert_eq!(log.get().iter().filter(|&&x| x == "c").count(), 2);
+    handle.remove(a).unwrap();
+    handle.remove(c).unwrap();
+    assert!(matches!(handle.post_task(c), Err(Error::Stale)));
+}

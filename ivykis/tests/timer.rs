@@ -143,6 +143,48 @@ fn re_arming_keeps_the_token_until_done() {
 }
 
 #[test]
+fn a_disarmed_or_idle_timer_keeps_its_token_and_is_armed_again_by_set_deadline() {
+    let event_loop = EventLoop::new().unwrap();
+    let handle = event_loop.handle();
+    let log = Log::new();
+    let calls = log.clone();
+    let token = handle
+        .add_timer_after(Duration::from_secs(3600), move |h| {
+            calls.push(h.now());
+            TimerAction::Idle
+        })
+        .unwrap();
+    handle.disarm(token).unwrap();
+    handle.disarm(token).unwrap(); // twice: nothing more happens
+    assert!(!handle.is_registered(token));
+    event_loop.run(); // nothing armed: returns without calling it
+    assert!(log.get().is_empty());
+
+    let first = handle.now();
+    handle.set_deadline(token, first).unwrap();
+    assert!(handle.is_registered(token));
+    event_loop.run();
+    assert_eq!(log.get().len(), 1, "fired once, then kept unarmed");
+    assert!(!handle.is_registered(token));
+    assert!(handle.deadline(token).unwrap() >= first);
+
+    // Disarmed after arming: never called.
+    handle
+        .set_deadline(token, handle.now() + Duration::from_millis(1))
+        .unwrap();
+    handle.disarm(token).unwrap();
+    event_loop.run();
+    assert_eq!(log.get().len(), 1);
+
+    handle.remove(token).unwrap();
+    assert!(matches!(handle.disarm(token), Err(Error::Stale)));
+    assert!(matches!(
+        handle.set_deadline(token, handle.now()),
+        Err(Error::Stale)
+    ));
+}
+
+#[test]
 fn set_deadline_moves_a_pending_timer_and_the_return_value_wins_inside_its_callback() {
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();

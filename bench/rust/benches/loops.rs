@@ -81,6 +81,16 @@ fn timer_churn(c: &mut Criterion) {
             rounds(&mut g, "calloop", &mut timers::CalloopTimers::new(n));
         }
         g.finish();
+        // ivykis with timers kept across rounds (set_deadline / disarm /
+        // TimerAction::Idle), against the same mio rounds (whose hand-made
+        // heap reuses its slots anyway).
+        let mut g = c.benchmark_group(format!("timers_kept_{n}"));
+        g.throughput(Throughput::Elements(2 * n as u64));
+        g.sampling_mode(SamplingMode::Flat);
+        g.sample_size(10);
+        rounds(&mut g, "ivykis", &mut timers::IvykisKeptTimers::new(n));
+        rounds(&mut g, "mio", &mut timers::MioTimers::new(n));
+        g.finish();
     }
 }
 
@@ -152,6 +162,13 @@ fn task_churn(c: &mut Criterion) {
             let mut w = tasks::CalloopIdle::new();
             per_op(&mut g, "calloop", |ops| w.run(ops));
         }
+        g.finish();
+    }
+    {
+        let mut g = c.benchmark_group("tasks_kept");
+        g.throughput(Throughput::Elements(1));
+        let mut w = tasks::IvykisKeptChain::new();
+        per_op(&mut g, "ivykis", |ops| w.run(ops));
         g.finish();
     }
 }

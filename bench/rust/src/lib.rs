@@ -90,6 +90,10 @@ mod tests {
         w.round();
         w.round();
         drop(w);
+        let mut w = timers::IvykisKeptTimers::new(n);
+        w.round();
+        w.round();
+        drop(w);
         let mut w = timers::MioTimers::new(n);
         w.round();
         w.round();
@@ -135,6 +139,11 @@ mod tests {
     fn task_chains() {
         let mut w = tasks::IvykisAgain::new();
         w.run(1000);
+        w.run(1);
+        drop(w);
+        let mut w = tasks::IvykisKeptChain::new();
+        w.run(1000);
+        w.run(17);
         w.run(1);
         drop(w);
         let mut w = tasks::IvykisSpawn::new();

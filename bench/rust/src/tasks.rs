@@ -13,7 +13,7 @@
 //!
 //! Checked after every run: exactly `ops` callbacks.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -105,6 +105,73 @@ impl IvykisSpawn {
 }
 
 impl Default for IvykisSpawn {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// ivykis with kept tasks: a ring of 16 tasks, each parking itself
+/// (`TaskAction::Idle`) and posting the next with `post_task`; the same
+/// "each task starts the next" chain as [`IvykisSpawn`], without creating
+/// a task (or allocating) per step.
+pub struct IvykisKeptChain {
+    chain: Rc<Chain>,
+    ring: Rc<RefCell<Vec<ivykis::TaskToken>>>,
+    event_loop: ivykis::EventLoop,
+}
+
+const RING: usize = 16;
+
+impl IvykisKeptChain {
+    /// The loop and its parked ring.
+    pub fn new() -> IvykisKeptChain {
+        let event_loop = ivykis::EventLoop::new().expect("ivykis loop");
+        let h = event_loop.handle();
+        let chain = Rc::new(Chain {
+            count: Cell::new(0),
+            target: Cell::new(0),
+        });
+        let ring: Rc<RefCell<Vec<ivykis::TaskToken>>> = Rc::new(RefCell::new(Vec::new()));
+        for i in 0..RING {
+            let (chain, successors) = (chain.clone(), ring.clone());
+            let token = h
+                .add_task(move |h| {
+                    let c = chain.count.get() + 1;
+                    chain.count.set(c);
+                    if c < chain.target.get() {
+                        let next = successors.borrow()[(i + 1) % RING];
+                        h.post_task(next).expect("post_task");
+                    }
+                    ivykis::TaskAction::Idle
+                })
+                .expect("add_task");
+            ring.borrow_mut().push(token);
+        }
+        let w = IvykisKeptChain {
+            chain,
+            ring,
+            event_loop,
+        };
+        // Park them all: one pass with a zero target.
+        w.event_loop.run();
+        w
+    }
+
+    /// `ops` task callbacks.
+    pub fn run(&mut self, ops: u64) {
+        self.chain.count.set(0);
+        self.chain.target.set(ops);
+        let first = self.ring.borrow()[0];
+        self.event_loop
+            .handle()
+            .post_task(first)
+            .expect("post_task");
+        self.event_loop.run(); // returns once nothing is posted
+        assert_eq!(self.chain.count.get(), ops);
+    }
+}
+
+impl Default for IvykisKeptChain {
     fn default() -> Self {
         Self::new()
     }

@@ -153,6 +153,81 @@ impl TimerWorkload for IvykisTimers {
     }
 }
 
+/// The same rounds with timers kept across rounds, as a server keeps one
+/// idle-timeout timer per connection: created once (disarmed), armed with
+/// `set_deadline`, cancelled with `disarm`, and parked again by the
+/// callback's `TimerAction::Idle`. Nothing is allocated per round.
+pub struct IvykisKeptTimers {
+    offsets: Vec<Duration>,
+    tokens: Vec<ivykis::TimerToken>,
+    deadlines: Rc<Vec<Cell<ivykis::Instant>>>,
+    fired: Rc<Fired<ivykis::Instant>>,
+    event_loop: ivykis::EventLoop,
+}
+
+impl IvykisKeptTimers {
+    /// A loop with `n` disarmed timers.
+    pub fn new(n: usize) -> IvykisKeptTimers {
+        let event_loop = ivykis::EventLoop::new().expect("ivykis loop");
+        let h = event_loop.handle();
+        let fired = Rc::new(Fired::new());
+        let deadlines: Rc<Vec<Cell<ivykis::Instant>>> =
+            Rc::new((0..n).map(|_| Cell::new(h.now())).collect());
+        let tokens = (0..n)
+            .map(|i| {
+                let fired = Rc::clone(&fired);
+                let deadlines = Rc::clone(&deadlines);
+                let token = h
+                    .add_timer_after(Duration::from_secs(3600), move |_h| {
+                        fired.fire(i, deadlines[i].get());
+                        ivykis::TimerAction::Idle
+                    })
+                    .expect("add_timer_after");
+                h.disarm(token).expect("disarm");
+                token
+            })
+            .collect();
+        IvykisKeptTimers {
+            offsets: offsets(n),
+            tokens,
+            deadlines,
+            fired,
+            event_loop,
+        }
+    }
+}
+
+impl TimerWorkload for IvykisKeptTimers {
+    fn n(&self) -> usize {
+        self.offsets.len()
+    }
+
+    fn register(&mut self) {
+        let h = self.event_loop.handle();
+        h.invalidate_now();
+        let base = h.now() - Duration::from_nanos(WINDOW_NS) - MARGIN;
+        self.fired.start();
+        for (i, &offset) in self.offsets.iter().enumerate() {
+            let deadline = base + offset;
+            self.deadlines[i].set(deadline);
+            h.set_deadline(self.tokens[i], deadline)
+                .expect("set_deadline");
+        }
+    }
+
+    fn cancel_half(&mut self) {
+        let h = self.event_loop.handle();
+        for token in self.tokens.iter().step_by(2) {
+            h.disarm(*token).expect("disarm");
+        }
+    }
+
+    fn fire(&mut self) {
+        self.event_loop.run();
+        self.fired.check(self.n());
+    }
+}
+
 /// The key of a timer in [`MioTimers`]: slot and generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerKey {

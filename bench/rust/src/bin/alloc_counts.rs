@@ -158,6 +158,18 @@ fn main() {
         });
     }
     {
+        let kept = phases(&mut timers::IvykisKeptTimers::new(n));
+        for (k, phase) in ["register (set_deadline)", "cancel (disarm)", "fire (Idle)"]
+            .iter()
+            .enumerate()
+        {
+            rows.push(Row {
+                workload: format!("kept timers ({n}), per {phase}"),
+                values: [Some(kept[k]), None, None],
+            });
+        }
+    }
+    {
         let mut w = timers::IvykisRearm::new(10_000);
         w.run(warm);
         let a = per_op(|| {
@@ -257,6 +269,18 @@ fn main() {
         rows.push(Row {
             workload: "task spawn (each task adds the next), per task".into(),
             values: [Some(ivykis), None, Some(calloop)],
+        });
+        let kept = {
+            let mut w = tasks::IvykisKeptChain::new();
+            w.run(warm);
+            per_op(|| {
+                w.run(ops);
+                ops
+            })
+        };
+        rows.push(Row {
+            workload: "kept tasks (each posts the next), per task".into(),
+            values: [Some(kept), None, None],
         });
     }
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 /// Known workloads, in table order, with their labels.
-const WORKLOADS: [(&str, &str); 9] = [
+const WORKLOADS: [(&str, &str); 12] = [
     ("fd_pingpong_1", "fd ping-pong, 1 fd (per hop)"),
     (
         "fd_pingpong_100",
@@ -35,10 +35,22 @@ const WORKLOADS: [(&str, &str); 9] = [
         "timers_100000",
         "timers, 100,000: register, cancel half, fire half (per op)",
     ),
+    (
+        "timers_kept_10000",
+        "timers, 10,000 kept (set_deadline / disarm / Idle), same rounds (per op)",
+    ),
+    (
+        "timers_kept_100000",
+        "timers, 100,000 kept (set_deadline / disarm / Idle), same rounds (per op)",
+    ),
     ("event_pingpong", "cross-thread ping-pong (per round trip)"),
     ("event_posts_4", "4 posting threads, 1 loop (per post)"),
     ("tasks_again", "task re-running itself (per run)"),
     ("tasks_spawn", "task adding the next task (per task)"),
+    (
+        "tasks_kept",
+        "kept task posting the next (post_task / Idle) (per task)",
+    ),
 ];
 
 const IMPLS: [&str; 3] = ["ivykis", "mio", "calloop"];
