@@ -53,10 +53,13 @@ pub(crate) struct FdEntry {
 }
 
 pub(crate) struct TimerEntry {
-    /// The engine key of the current arming; stale while the callback runs
-    /// (the engine unregisters a timer just before calling it).
+    /// The engine's kept timer: the same key for the whole life of the
+    /// entry (parked while disarmed and while its callback runs).
     pub engine_key: Key,
     pub deadline: Instant,
+    /// The closure the engine calls (the engine holds a clone). Held so
+    /// that the engine's reference is never the last.
+    #[allow(dead_code)]
     pub callback: Rc<dyn Fn(())>,
 }
 

@@ -116,9 +116,12 @@ impl Handle {
             };
             let callback = RefCell::new(callback.take().expect("taken once"));
             let closure: Rc<dyn Fn(())> = Rc::new(move |()| fire(token, &callback));
+            // Kept: the engine record lives as long as the face entry, so
+            // re-arming (from the callback's return value, set_deadline or
+            // after disarm) moves it in place.
             let engine_key = l
                 .timers
-                .register(deadline.0, Callback::Native(Rc::clone(&closure)));
+                .register_kept(deadline.0, Callback::Native(Rc::clone(&closure)));
             let key = entries.insert(Entry::Timer(TimerEntry {
                 engine_key,
                 deadline,
@@ -186,13 +189,10 @@ impl Handle {
     pub fn set_deadline(&self, token: TimerToken, deadline: Instant) -> Result<(), Error> {
         registry::with_loop(self.id, |entries, l| match entries.get_mut(token.key) {
             Some(Entry::Timer(entry)) if token.loop_id == self.id => {
-                // Armed: move it in place. Running its callback (the engine
-                // already took it out): arm it again.
-                if !l.timers.reschedule(entry.engine_key, deadline.0) {
-                    entry.engine_key = l
-                        .timers
-                        .register(deadline.0, Callback::Native(entry.callback.clone()));
-                }
+                // Armed, parked or running its callback: the engine keeps
+                // the record, and this arms it at the new deadline.
+                let armed = l.timers.reschedule(entry.engine_key, deadline.0);
+                debug_assert!(armed, "a face timer without its engine record");
                 entry.deadline = deadline;
                 Ok(())
             }
@@ -232,9 +232,7 @@ impl Handle {
     pub fn disarm(&self, token: TimerToken) -> Result<(), Error> {
         registry::with_loop(self.id, |entries, l| match entries.get_mut(token.key) {
             Some(Entry::Timer(entry)) if token.loop_id == self.id => {
-                // A stale engine key (disarmed, or its callback running) is
-                // a no-op.
-                l.timers.unregister(entry.engine_key);
+                l.timers.park(entry.engine_key);
                 Ok(())
             }
             _ => Err(Error::Stale),
@@ -255,7 +253,7 @@ impl Handle {
 }
 
 /// Calls a due timer's callback and applies what it returns. The engine has
-/// already unregistered the timer (its engine key is stale).
+/// already parked the timer (kept, unarmed).
 fn fire<C, R>(token: TimerToken, callback: &RefCell<C>)
 where
     C: FnMut(&Handle) -> R,
@@ -279,25 +277,21 @@ where
             // The callback removed its own timer.
             return Ok(None);
         };
-        // If the callback re-armed the timer with set_deadline, its engine
-        // key is live again: the return value overrides that deadline.
+        // The engine parked the timer before calling it; if the callback
+        // armed it again with set_deadline, the return value overrides that.
         match deadline {
             Some(deadline) => {
-                if !l.timers.reschedule(entry.engine_key, deadline.0) {
-                    entry.engine_key = l
-                        .timers
-                        .register(deadline.0, Callback::Native(entry.callback.clone()));
-                }
+                l.timers.reschedule(entry.engine_key, deadline.0);
                 entry.deadline = deadline;
+                Ok(None)
+            }
+            None if keep => {
+                l.timers.park(entry.engine_key);
                 Ok(None)
             }
             None => {
                 l.timers.unregister(entry.engine_key);
-                Ok(if keep {
-                    None
-                } else {
-                    entries.remove(token.key)
-                })
+                Ok(entries.remove(token.key))
             }
         }
     });

@@ -9,7 +9,12 @@
 //! - a **slot**: a slab record holding the callback, reached by [`Key`]; its
 //!   heap position lives in a dense array indexed by slot (`slot_pos`), so
 //!   the sift loops touch 4 bytes per moved entry, not a slab record. For
-//!   the Rust face and the engine's own timers.
+//!   the Rust face and the engine's own timers. A *kept* slot
+//!   ([`TimerQueue::register_kept`]) stays in the slab when it fires or is
+//!   parked ([`TimerQueue::park`]), unarmed and not counted as registered,
+//!   until it is armed again ([`TimerQueue::reschedule`]) or unregistered:
+//!   re-arming a kept timer touches neither the slab's free list nor the
+//!   callback.
 //! - an **extern** timer: a caller's struct (the C face's `struct
 //!   iv_timer`) that keeps its heap position in its private space, written
 //!   by the engine as entries move ([`ExternClass`]). Unregistering goes
@@ -111,12 +116,22 @@ fn from_deadline(d: u64) -> Timespec {
 /// Position flag of a timer waiting in the side list (the low bits are its
 /// index there).
 const PENDING: u32 = 1 << 31;
+/// Position of a kept slot that is not armed.
+const PARKED: u32 = u32::MAX;
+
+struct SlotRec {
+    callback: Callback<()>,
+    /// Parked rather than removed when it fires.
+    kept: bool,
+}
 
 /// The timers of one loop.
 #[derive(Default)]
 pub struct TimerQueue {
     /// Callbacks of slot timers.
-    slab: Slab<Callback<()>>,
+    slab: Slab<SlotRec>,
+    /// Kept slots that are parked (in `slab`, not armed).
+    parked: usize,
     /// `slot_pos[i]`: heap position (or PENDING | side-list index) of the
     /// timer in slab slot `i`, while it is registered.
     slot_pos: Vec<u32>,
@@ -134,7 +149,7 @@ pub struct TimerQueue {
 impl TimerQueue {
     /// Number of registered timers.
     pub fn len(&self) -> usize {
-        self.slab.len() + self.externs
+        self.slab.len() - self.parked + self.externs
     }
 
     /// Whether there is none.
@@ -142,9 +157,21 @@ impl TimerQueue {
         self.len() == 0
     }
 
-    /// Registers a timer that fires once `now >= expires`.
+    /// Registers a timer that fires once `now >= expires`; it is
+    /// unregistered when it fires.
     pub fn register(&mut self, expires: Timespec, callback: Callback<()>) -> Key {
-        let key = self.slab.insert(callback);
+        self.insert_slot(expires, callback, false)
+    }
+
+    /// Registers a kept timer: like [`Self::register`], but when it fires
+    /// it is parked (kept, unarmed; see the module documentation), and
+    /// the owner must [`Self::unregister`] it once done with it.
+    pub fn register_kept(&mut self, expires: Timespec, callback: Callback<()>) -> Key {
+        self.insert_slot(expires, callback, true)
+    }
+
+    fn insert_slot(&mut self, expires: Timespec, callback: Callback<()>, kept: bool) -> Key {
+        let key = self.slab.insert(SlotRec { callback, kept });
         let index = key.index() as usize;
         if index >= self.slot_pos.len() {
             self.slot_pos.resize((index + 1).next_power_of_two(), 0);
@@ -153,17 +180,37 @@ impl TimerQueue {
         key
     }
 
-    /// Moves the deadline of a registered slot timer, keeping its key and
-    /// callback (cheaper than unregistering and registering again); it
-    /// counts as armed now for the order among equal deadlines. `false` if
-    /// `key` is not registered.
+    /// Moves the deadline of a registered slot timer, or arms a parked
+    /// kept one, keeping its key and callback (cheaper than unregistering
+    /// and registering again); it counts as armed now for the order among
+    /// equal deadlines. `false` if `key` is neither.
     pub fn reschedule(&mut self, key: Key, expires: Timespec) -> bool {
         if self.slab.get(key).is_none() {
             return false;
         }
         let pos = self.slot_pos[key.index() as usize];
-        self.remove_pos(pos);
+        if pos == PARKED {
+            self.parked -= 1;
+        } else {
+            self.remove_pos(pos);
+        }
         self.add(to_deadline(expires), Owner::slot(key.index()));
+        true
+    }
+
+    /// Disarms a kept timer, keeping it for [`Self::reschedule`]; `false`
+    /// if `key` is not a kept timer (parking a parked one does nothing).
+    pub fn park(&mut self, key: Key) -> bool {
+        if !self.slab.get(key).is_some_and(|rec| rec.kept) {
+            return false;
+        }
+        let index = key.index() as usize;
+        let pos = self.slot_pos[index];
+        if pos != PARKED {
+            self.remove_pos(pos);
+            self.slot_pos[index] = PARKED;
+            self.parked += 1;
+        }
         true
     }
 
@@ -202,7 +249,10 @@ impl TimerQueue {
         self.next_seq += 1;
         if self.in_phase {
             let index = self.pending.len() as u32;
-            assert!(index < PENDING, "too many timers registered in one phase");
+            assert!(
+                index < PENDING - 1,
+                "too many timers registered in one phase"
+            );
             self.pending.push(entry);
             self.set_owner_pos(owner, PENDING | index);
         } else {
@@ -218,7 +268,11 @@ impl TimerQueue {
             return false;
         }
         let pos = self.slot_pos[key.index() as usize];
-        self.remove_pos(pos);
+        if pos == PARKED {
+            self.parked -= 1;
+        } else {
+            self.remove_pos(pos);
+        }
         true
     }
 
@@ -257,9 +311,9 @@ impl TimerQueue {
         }
     }
 
-    /// Whether `key` is registered.
+    /// Whether `key` is registered and armed (a parked kept timer is not).
     pub fn is_registered(&self, key: Key) -> bool {
-        self.slab.get(key).is_some()
+        self.slab.get(key).is_some() && self.slot_pos[key.index() as usize] != PARKED
     }
 
     /// Starts the timer phase: registrations wait until [`Self::end_phase`].
@@ -304,7 +358,19 @@ impl TimerQueue {
                 .slab
                 .key_of_index(index as u32)
                 .expect("heap entry without record");
-            return Some(self.slab.remove(key).expect("heap entry without record"));
+            let rec = self.slab.get(key).expect("heap entry without record");
+            if rec.kept {
+                let callback = rec.callback.clone();
+                self.slot_pos[index] = PARKED;
+                self.parked += 1;
+                return Some(callback);
+            }
+            return Some(
+                self.slab
+                    .remove(key)
+                    .expect("heap entry without record")
+                    .callback,
+            );
         }
         let data = top.owner.external_data().expect("dead entry in the heap");
         let class = self.extern_class.expect("extern timer without class");
@@ -320,6 +386,7 @@ impl TimerQueue {
         self.heap.clear();
         self.pending.clear();
         self.externs = 0;
+        self.parked = 0;
         self.slab.drain().for_each(drop);
     }
 
@@ -631,6 +698,34 @@ mod tests {
         q.check_invariants();
         assert!(q.pop_due(ts(25)).is_some());
         assert!(!q.reschedule(a, ts(1)), "fired: gone");
+    }
+
+    #[test]
+    fn kept_timers_park_when_fired_or_parked_and_rearm_in_place() {
+        let mut q = TimerQueue::default();
+        let k = q.register_kept(ts(10), nop());
+        let other = q.register(ts(20), nop());
+        assert!(!q.park(other), "only kept timers park");
+        assert_eq!(q.len(), 2);
+        assert!(q.pop_due(ts(15)).is_some());
+        assert_eq!(q.len(), 1, "a fired kept timer is parked, not counted");
+        assert!(!q.is_registered(k));
+        assert!(q.reschedule(k, ts(12)), "same key, armed again");
+        assert!(q.is_registered(k));
+        q.check_invariants();
+        assert!(q.park(k) && q.park(k), "parking twice is fine");
+        assert_eq!(q.len(), 1);
+        assert!(q.pop_due(ts(15)).is_none(), "parked: not in the heap");
+        q.begin_phase();
+        assert!(q.reschedule(k, ts(1)));
+        assert!(q.park(k), "parked while waiting in the side list");
+        q.end_phase();
+        q.check_invariants();
+        assert!(q.unregister(k), "a parked timer can be unregistered");
+        assert!(!q.reschedule(k, ts(1)));
+        assert_eq!(q.len(), 1);
+        assert!(q.pop_due(ts(25)).is_some());
+        assert!(q.is_empty() && !q.is_registered(other));
     }
 
     #[test]
