@@ -19,7 +19,7 @@ use super::{cvt, timeout_ms, timeout_timespec, Bands, Event, Poller, Token, Wake
 /// kernel) or EPERM (a seccomp filter that does not know it).
 static PWAIT2_WORKS: AtomicBool = AtomicBool::new(true);
 
-const INITIAL_EVENTS: usize = 64;
+const INITIAL_EVENTS: usize = 256;
 const MAX_EVENTS: usize = 4096;
 const EMPTY_EVENT: libc::epoll_event = libc::epoll_event { events: 0, u64: 0 };
 
