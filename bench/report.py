@@ -279,9 +279,8 @@ def main():
     out.extend(c_tables(c))
     out.append("## The Rust face against mio and calloop\n")
     out.extend(include(os.path.join(bd, "rust.md"), demote=True))
+    # scaling.md shows the plots (bench/plots/*.svg) itself.
     out.extend(include(os.path.join(bd, "scaling.md")))
-    out.append("![fd scaling](bench/plots/fd_scaling.svg)\n")
-    out.append("![timer scaling](bench/plots/timer_scaling.svg)\n")
     out.extend(include(os.path.join(ROOT, "bench", "analysis.md")))
     text = "\n".join(out).rstrip("\n") + "\n"
     with open(args.out, "w") as f:
