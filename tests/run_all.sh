@@ -7,7 +7,7 @@
 #                of epoll, ppoll and poll (IV_EXCLUDE_POLL_METHOD names the
 #                others; the engine reads it at the process's first loop)
 #   prop         property tests of both faces against the reference model
-#                (ivykis/tests/prop_model.rs, ivykis-c/tests/prop_c.rs) with
+#                (ivykis/tests/prop_model.rs, prop_kept.rs, ivykis-c/tests/prop_c.rs) with
 #                PROPTEST_CASES cases (default 1024) under epoll
 #   fuzz         the ops fuzz target's stable driver for FUZZ_SECONDS
 #                (default 20) of random inputs (fuzz/, RELIABILITY.md)
@@ -88,7 +88,7 @@ cargo_test_with_method() {
 # More cases than the per-method runs (256), under one method.
 prop_tests() {
 	local status=0 t
-	for t in "ivykis prop_model" "ivykis-c prop_c"; do
+	for t in "ivykis prop_model" "ivykis prop_kept" "ivykis-c prop_c"; do
 		set -- $t
 		IV_EXCLUDE_POLL_METHOD=$(exclusion_for epoll) PROPTEST_CASES=${PROPTEST_CASES:-1024} \
 			timeout -k 10 "$CARGO_TEST_TIMEOUT" "$CARGO" test -p "$1" --test "$2" || status=1
