@@ -86,6 +86,11 @@
 //!   it. Re-arming, repeating and changing interest allocate nothing. (A
 //!   closure whose body only panics needs its return type spelled out, as in
 //!   `|_| -> TimerAction { unreachable!() }`: Rust cannot infer it.)
+//! - Adding a source boxes its closure once. Programs that must not
+//!   allocate in steady state keep their timers and tasks instead of adding
+//!   new ones: [`Handle::disarm`] / [`TimerAction::Idle`] keep a timer
+//!   unarmed for [`Handle::set_deadline`] to arm again, and
+//!   [`TaskAction::Idle`] keeps a task for [`Handle::post_task`].
 //! - [`Instant`] is a point on the loop's clock.
 //! - Other threads reach a loop through cross-thread sources: an event
 //!   ([`Handle::add_event`]) is woken by a [`Poster`], a channel
