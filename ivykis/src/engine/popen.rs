@@ -3,7 +3,7 @@
 //! [`spawn`] forks a child that runs `execvp(file, argv)` with its standard
 //! output ("r") or standard input ("w") connected to a pipe, and returns the
 //! parent's end (non-blocking, close-on-exec) and a [`Child`]. The child is
-//! watched with [`wait`](crate::engine::wait) from the start, so its exit is
+//! watched with [`wait`](mod@crate::engine::wait) from the start, so its exit is
 //! collected whenever it happens; no zombie is left whatever the order of
 //! events.
 //!
