@@ -353,6 +353,17 @@ fn wait(cell: &RefCell<Loop>, events: &mut Vec<Event>) -> bool {
     if let Err((fd, e)) = l.fds.flush(&mut *l.poller) {
         crate::fatal!("iv_fd_register: the kernel refused to poll fd {fd}: {e}");
     }
+    // A wait that may not block, in a loop without descriptors, could only
+    // report the hub's wake-up, which the posts already queued make
+    // redundant: skip the system call. (A wake-up left armed is reported by
+    // the next real wait and consumed then.) Worker threads and other
+    // event-only loops do this on every busy iteration.
+    if timeout == Some(Duration::ZERO) && l.fds.is_empty() {
+        if let Some(hub) = l.events.existing_hub() {
+            hub.awake();
+        }
+        return true;
+    }
     let result = l.poller.wait(timeout, events);
     if let Some(hub) = l.events.existing_hub() {
         hub.awake();
