@@ -15,7 +15,7 @@ use std::os::fd::RawFd;
 
 use super::callback::Callback;
 use super::slab::{Key, Slab};
-use crate::sys::{Bands, Event, Poller};
+use crate::sys::{Bands, Poller};
 
 struct FdRec {
     fd: RawFd,
@@ -212,9 +212,3 @@ pub enum Lookup {
 
 /// The order in which one ready descriptor's bands are dispatched.
 pub const DISPATCH_ORDER: [Bands; 3] = [Bands::ERR, Bands::IN, Bands::OUT];
-
-/// Splits an event into its key and bands.
-#[inline]
-pub fn decode(event: &Event) -> Option<(Key, Bands)> {
-    Key::from_raw(event.0).map(|k| (k, event.1))
-}
