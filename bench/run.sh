@@ -46,6 +46,9 @@ BENCH_DIR=$ROOT/bench
 WORK_DIR=$ROOT/build/bench
 CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/ivykis-bench
 OUR_LIB_DIR=$ROOT/build
+SCRIPT_NAME=run.sh
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 
 # ---- The workloads ----------------------------------------------------------
 #
@@ -130,69 +133,16 @@ case $RUNS in
 '' | *[!0-9]* | 0) echo "run.sh: --runs takes a positive number" >&2; exit 2 ;;
 esac
 
-die() {
-	echo "run.sh: $*" >&2
-	exit 1
-}
-
-log() {
-	echo "== $*" >&2
-}
-
 mkdir -p "$WORK_DIR/bin" "$WORK_DIR/runs" "$WORK_DIR/callgrind" "$WORK_DIR/strace" "$CACHE_DIR"
 
 # ---- Debian's libivykis0 (and, if our headers are missing, its headers) -----
 
-# Downloads a Debian package into the cache and unpacks it there; prints the
-# unpacked root. Works without root rights as long as apt's lists are present.
-fetch_deb() {
-	local package=$1 root=$CACHE_DIR/$1
-	if [ ! -d "$root/usr" ]; then
-		local tmp
-		tmp=$(mktemp -d "$CACHE_DIR/download.XXXXXX")
-		log "downloading Debian package $package"
-		if ! (cd "$tmp" && apt-get download "$package" >&2); then
-			log "apt-get download failed; refreshing the package lists"
-			apt-get update >&2 || true
-			(cd "$tmp" && apt-get download "$package" >&2) ||
-				die "cannot download $package with apt-get"
-		fi
-		rm -rf "$root.new"
-		dpkg-deb -x "$tmp"/"$package"_*.deb "$root.new"
-		mv "$root.new" "$root"
-		rm -rf "$tmp"
-	fi
-	echo "$root"
-}
-
-DEBIAN_ROOT=$(fetch_deb libivykis0)
-DEBIAN_LIB_DIR=$CACHE_DIR/debian-lib
-if [ ! -e "$DEBIAN_LIB_DIR/libivykis.so.0" ]; then
-	real_so=$(find "$DEBIAN_ROOT" -name 'libivykis.so.0.*' -type f | head -n 1)
-	[ -n "$real_so" ] || die "no libivykis.so.0.* inside $DEBIAN_ROOT"
-	mkdir -p "$DEBIAN_LIB_DIR"
-	ln -sf "$real_so" "$DEBIAN_LIB_DIR/libivykis.so.0"
-	ln -sf "$real_so" "$DEBIAN_LIB_DIR/libivykis.so"
-fi
-
-if [ -f "$ROOT/ivykis-c/include/iv.h" ]; then
-	INCLUDE_DIR=$ROOT/ivykis-c/include
-else
-	INCLUDE_DIR=$(fetch_deb libivykis-dev)/usr/include
-	log "ivykis-c/include/iv.h is missing; compiling against Debian's headers"
-fi
+setup_debian_lib
 
 # ---- Libraries and variants ---------------------------------------------------
 #
 # A "variant" is what one run of a workload runs on: `ours`, `debian` (the
 # two libraries) or `raw` (the workload's bench/raw/ program, no library).
-
-lib_dir() {
-	case $1 in
-	ours) echo "$OUR_LIB_DIR" ;;
-	debian) echo "$DEBIAN_LIB_DIR" ;;
-	esac
-}
 
 lib_title() {
 	case $1 in
@@ -239,17 +189,6 @@ fi
 
 # ---- Running one program -------------------------------------------------------
 
-# The BENCH line's value for key $2, from the line $1.
-field() {
-	local word
-	for word in $1; do
-		case $word in
-		"$2"=*) echo "${word#*=}"; return 0 ;;
-		esac
-	done
-	return 1
-}
-
 # The "key=value" observations of a BENCH line: the words between ns_per_op=
 # and poll= (e.g. fire_passes=123).
 observations() {
@@ -262,33 +201,6 @@ observations() {
 		esac
 	done
 	return 0
-}
-
-# run_one VARIANT LOGFILE COMMAND...: runs COMMAND (for a library, with its
-# directory first in the loader's path), checks exit status and the loaded
-# library (`none` for a raw program), and prints the BENCH line.
-run_one() {
-	local variant=$1 logfile=$2 expected line loaded status=0
-	shift 2
-	if [ "$variant" = raw ]; then
-		expected=none
-		"$@" >"$logfile" 2>&1 || status=$?
-	else
-		expected=$(readlink -f "$(lib_dir "$variant")/libivykis.so.0")
-		LD_LIBRARY_PATH=$(lib_dir "$variant")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-			"$@" >"$logfile" 2>&1 || status=$?
-	fi
-	if [ "$status" != 0 ]; then
-		cat "$logfile" >&2
-		die "FAILED (exit $status) on $variant: $*"
-	fi
-	[ "$(grep -c '^BENCH ' "$logfile")" = 1 ] ||
-		{ cat "$logfile" >&2; die "expected one BENCH line from: $*"; }
-	line=$(grep '^BENCH ' "$logfile")
-	loaded=$(field "$line" lib) || die "no lib= in: $line"
-	[ "$loaded" = "$expected" ] ||
-		die "WRONG LIBRARY: run for '$variant' loaded $loaded, expected $expected"
-	echo "$line"
 }
 
 # Checks that a library (or the raw programs) runs the smallest workloads
@@ -375,16 +287,6 @@ fi
 
 # ---- Statistics ----------------------------------------------------------------
 
-# median / min / max of the numbers on standard input
-stats() {
-	sort -g | awk '{ v[NR] = $1 }
-		END {
-			if (NR == 0) exit 1
-			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf "%s %s %s\n", m, v[1], v[NR]
-		}'
-}
-
 # fmt FORMAT NUMBER: the number formatted, or "-" when it is empty.
 fmt() {
 	if [ -n "$2" ]; then
@@ -393,10 +295,6 @@ fmt() {
 	else
 		printf -- "-"
 	fi
-}
-
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'
 }
 
 # Results, keyed by "label|variant".

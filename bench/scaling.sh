@@ -52,6 +52,9 @@ OUT_DIR=$ROOT/build/bench
 WORK_DIR=$OUT_DIR/scaling
 CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/ivykis-bench
 OUR_LIB_DIR=$ROOT/build
+SCRIPT_NAME=scaling.sh
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 PLOTS_DIR=$BENCH_DIR/plots
 RAW_SOURCE=$BENCH_DIR/raw/raw_fd_pingpong.c
 
@@ -92,15 +95,6 @@ fds|timers) KINDS=("$ONLY") ;;
 esac
 [ "$DO_TIMED" = 1 ] || [ "$DO_CALLGRIND" = 1 ] ||
 	{ echo "scaling.sh: --no-timed and --no-callgrind leave nothing to do" >&2; exit 2; }
-
-die() {
-	echo "scaling.sh: $*" >&2
-	exit 1
-}
-
-log() {
-	echo "== $*" >&2
-}
 
 START_SECS=$SECONDS
 mkdir -p "$WORK_DIR/bin" "$WORK_DIR/runs" "$WORK_DIR/callgrind" "$CACHE_DIR"
@@ -158,44 +152,7 @@ timer_args() {
 
 # ---- Debian's libivykis0 -----------------------------------------------------------
 
-# The same cache as bench/run.sh: download the package once, unpack it, link
-# libivykis.so.0 in debian-lib/.
-fetch_deb() {
-	local package=$1 root=$CACHE_DIR/$1
-	if [ ! -d "$root/usr" ]; then
-		local tmp
-		tmp=$(mktemp -d "$CACHE_DIR/download.XXXXXX")
-		log "downloading Debian package $package"
-		if ! (cd "$tmp" && apt-get download "$package" >&2); then
-			log "apt-get download failed; refreshing the package lists"
-			apt-get update >&2 || true
-			(cd "$tmp" && apt-get download "$package" >&2) ||
-				die "cannot download $package with apt-get"
-		fi
-		rm -rf "$root.new"
-		dpkg-deb -x "$tmp"/"$package"_*.deb "$root.new"
-		mv "$root.new" "$root"
-		rm -rf "$tmp"
-	fi
-	echo "$root"
-}
-
-DEBIAN_LIB_DIR=$CACHE_DIR/debian-lib
-if [ ! -e "$DEBIAN_LIB_DIR/libivykis.so.0" ]; then
-	debian_root=$(fetch_deb libivykis0)
-	real_so=$(find "$debian_root" -name 'libivykis.so.0.*' -type f | head -n 1)
-	[ -n "$real_so" ] || die "no libivykis.so.0.* inside $debian_root"
-	mkdir -p "$DEBIAN_LIB_DIR"
-	ln -sf "$real_so" "$DEBIAN_LIB_DIR/libivykis.so.0"
-	ln -sf "$real_so" "$DEBIAN_LIB_DIR/libivykis.so"
-fi
-
-if [ -f "$ROOT/ivykis-c/include/iv.h" ]; then
-	INCLUDE_DIR=$ROOT/ivykis-c/include
-else
-	INCLUDE_DIR=$(fetch_deb libivykis-dev)/usr/include
-	log "ivykis-c/include/iv.h is missing; compiling against Debian's headers"
-fi
+setup_debian_lib
 
 [ -e "$OUR_LIB_DIR/libivykis.so.0" ] ||
 	die "$OUR_LIB_DIR/libivykis.so.0 does not exist (build it with make, or pass --ours-dir)"
@@ -225,63 +182,6 @@ if [[ " ${KINDS[*]} " == *" fds "* ]]; then
 fi
 
 # ---- Running one program ---------------------------------------------------------------
-
-lib_dir() {
-	case $1 in
-	ours) echo "$OUR_LIB_DIR" ;;
-	debian) echo "$DEBIAN_LIB_DIR" ;;
-	raw) echo "" ;;
-	esac
-}
-
-# The BENCH line's value for key $2, from the line $1.
-field() {
-	local word
-	for word in $1; do
-		case $word in
-		"$2"=*) echo "${word#*=}"; return 0 ;;
-		esac
-	done
-	return 1
-}
-
-# run_one LIB LOGFILE COMMAND...: runs COMMAND with LIB's directory first in
-# the loader's path (raw: no libivykis at all), checks the exit status, the
-# single BENCH line and the library the program reports it loaded, and prints
-# the BENCH line.
-run_one() {
-	local lib=$1 logfile=$2 expected line loaded status=0
-	shift 2
-	if [ "$lib" = raw ]; then
-		expected=none
-		"$@" >"$logfile" 2>&1 || status=$?
-	else
-		expected=$(readlink -f "$(lib_dir "$lib")/libivykis.so.0")
-		LD_LIBRARY_PATH=$(lib_dir "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-			"$@" >"$logfile" 2>&1 || status=$?
-	fi
-	if [ "$status" != 0 ]; then
-		tail -n 20 "$logfile" >&2
-		die "FAILED (exit $status) against $lib: $*"
-	fi
-	[ "$(grep -c '^BENCH ' "$logfile")" = 1 ] ||
-		{ tail -n 20 "$logfile" >&2; die "expected one BENCH line from: $*"; }
-	line=$(grep '^BENCH ' "$logfile")
-	loaded=$(field "$line" lib) || die "no lib= in: $line"
-	[ "$loaded" = "$expected" ] ||
-		die "WRONG LIBRARY: run for '$lib' loaded $loaded, expected $expected"
-	echo "$line"
-}
-
-# median / min / max of the numbers on standard input
-stats() {
-	sort -g | awk '{ v[NR] = $1 }
-		END {
-			if (NR == 0) exit 1
-			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf "%s %s %s\n", m, v[1], v[NR]
-		}'
-}
 
 # ---- The measurements -----------------------------------------------------------------------
 
@@ -434,11 +334,6 @@ fi
 # fmt1 NUMBER: one decimal, or "-" when empty.
 fmt1() {
 	if [ -n "$1" ]; then printf '%.1f' "$1"; else printf -- '-'; fi
-}
-
-# ratio A B: A / B to two decimals, or "-".
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'
 }
 
 # The plots' path as seen from the repository root, where BENCHMARKS.md is.
