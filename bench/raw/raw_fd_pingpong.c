@@ -3,8 +3,9 @@
  * SPDX-License-Identifier: LGPL-2.1-only
  *
  * raw_fd_pingpong: the floor of bench/c/fd_pingpong.c. The same pipes, ring,
- * token, warm-up trip, checks and BENCH line (with `poll=raw-epoll
- * lib=none`), on the hand-written epoll loop of raw.h instead of ivykis.
+ * token, warm-up trip, checks and BENCH line (bench/c/fd_pingpong.h; with
+ * `poll=raw-epoll lib=none`), on the hand-written epoll loop of raw.h
+ * instead of ivykis.
  *
  *   raw_fd_pingpong fds=1000 active=4 rounds=50000
  *   raw_fd_pingpong fds=max active=4 rounds=50000
@@ -15,145 +16,42 @@
 
 #include "raw.h"
 
-#include <fcntl.h>
+#define PINGPONG_FD_TYPE struct raw_fd
+#include "fd_pingpong.h"
 
-struct pipe_slot {
-	struct raw_fd read_end;		/* registered with the loop */
-	int write_fd;
-	struct pipe_slot *next;		/* next ring member; NULL when idle */
-	unsigned long calls;
-	int is_last;			/* the ring member that counts rounds */
-};
-
-static unsigned long rounds_wanted;
-static unsigned long rounds_target;	/* the current phase's rounds */
-static unsigned long rounds_done;
-static unsigned long bad_calls;	/* read found no byte, or more than one */
-
-static void send_token(struct pipe_slot *slot)
+static void pingpong_loop_init(void)
 {
-	static const char token = 't';
-
-	if (write(slot->write_fd, &token, 1) != 1)
-		bench_fail("write to pipe: %s", strerror(errno));
+	raw_init();
 }
 
-static void on_readable(void *cookie)
+static void pingpong_loop_run(void)
 {
-	struct pipe_slot *slot = cookie;
-	char buf[2];
-	ssize_t got;
-
-	slot->calls++;
-	got = read(slot->read_end.fd, buf, sizeof(buf));
-	if (got != 1) {
-		bad_calls++;
-		if (got <= 0 && errno != EAGAIN)
-			bench_fail("read from pipe: %s",
-				   got == 0 ? "EOF" : strerror(errno));
-		return;
-	}
-	if (slot->next == NULL) {
-		/* An idle descriptor had nothing written to it. */
-		bad_calls++;
-		return;
-	}
-	if (slot->is_last && ++rounds_done == rounds_target) {
-		raw_quit();
-		return;
-	}
-	send_token(slot->next);
-}
-
-static BENCH_MEASURED void bench_measured_phase(struct pipe_slot *first)
-{
-	send_token(first);
 	raw_main();
+}
+
+static void pingpong_loop_quit(void)
+{
+	raw_quit();
+}
+
+static void pingpong_loop_deinit(void)
+{
+	raw_deinit();
+}
+
+static void pingpong_fd_register(struct pipe_slot *slot, int fd)
+{
+	raw_fd_init(&slot->read_end, fd, slot);
+	raw_register(&slot->read_end);
+	raw_set_handler_in(&slot->read_end, on_readable);
+}
+
+static void pingpong_fd_unregister(struct pipe_slot *slot)
+{
+	raw_unregister(&slot->read_end);
 }
 
 int main(int argc, char **argv)
 {
-	struct bench_args args = bench_args_init(argc, argv);
-	long fds, active, i;
-	struct pipe_slot *slots, *first = NULL, *prev = NULL;
-	struct bench_stopwatch sw;
-	char params[128];
-
-	bench_name = "fd_pingpong";
-	fds = bench_arg_long_or_max(&args, "fds", 1000, 1, 100000,
-				    bench_max_fd_pairs);
-	active = bench_arg_long(&args, "active", fds < 4 ? fds : 4, 1, fds);
-	rounds_wanted = bench_arg_long(&args, "rounds", 50000, 1, 1L << 40);
-	bench_args_done(&args);
-
-	bench_raise_fd_limit();
-	raw_init();
-
-	slots = calloc(fds, sizeof(*slots));
-	if (slots == NULL)
-		bench_fail("out of memory");
-	for (i = 0; i < fds; i++) {
-		int ends[2];
-
-		if (pipe2(ends, O_CLOEXEC) < 0)
-			bench_fail("pipe #%ld: %s", i, strerror(errno));
-		raw_fd_init(&slots[i].read_end, ends[0], &slots[i]);
-		slots[i].write_fd = ends[1];
-		raw_register(&slots[i].read_end);
-		raw_set_handler_in(&slots[i].read_end, on_readable);
-	}
-
-	/* Ring members at evenly spaced indices, so not all at the low fds. */
-	for (i = 0; i < active; i++) {
-		struct pipe_slot *slot = &slots[i * fds / active];
-
-		if (prev != NULL)
-			prev->next = slot;
-		else
-			first = slot;
-		prev = slot;
-	}
-	prev->next = first;
-	prev->is_last = 1;
-
-	/* The warm-up trip (and the epoll_ctl calls): one round, not measured. */
-	rounds_target = 1;
-	send_token(first);
-	raw_main();
-	if (rounds_done != 1)
-		bench_fail("the warm-up trip ended after %lu rounds",
-			   rounds_done);
-	rounds_done = 0;
-	rounds_target = rounds_wanted;
-
-	bench_stopwatch_start(&sw);
-	bench_measured_phase(first);
-	bench_stopwatch_stop(&sw);
-
-	if (rounds_done != rounds_wanted)
-		bench_fail("loop returned after %lu of %lu rounds", rounds_done,
-			   rounds_wanted);
-	if (bad_calls != 0)
-		bench_fail("%lu callbacks found no token", bad_calls);
-	for (i = 0; i < fds; i++) {
-		unsigned long want = slots[i].next != NULL ? rounds_wanted + 1 : 0;
-
-		if (slots[i].calls != want)
-			bench_fail("pipe #%ld: %lu callbacks, expected %lu", i,
-				   slots[i].calls, want);
-	}
-
-	snprintf(params, sizeof(params), "fds=%ld active=%ld rounds=%lu", fds,
-		 active, rounds_wanted);
-	bench_report(params, (uint64_t)rounds_wanted * (uint64_t)active, &sw,
-		     "");
-
-	for (i = 0; i < fds; i++) {
-		raw_unregister(&slots[i].read_end);
-		close(slots[i].read_end.fd);
-		close(slots[i].write_fd);
-	}
-	free(slots);
-	raw_deinit();
-	return 0;
+	return pingpong_main(argc, argv);
 }
