@@ -12,7 +12,6 @@ use std::cell::Cell;
 use std::io::{self, Read};
 use std::process::{Command, Stdio};
 use std::rc::Rc;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use ivykis::{
@@ -20,30 +19,7 @@ use ivykis::{
     ResourceUsage, Token,
 };
 use rustix::process::{waitid, waitpid, Pid, WaitId, WaitIdOptions, WaitOptions};
-use util::{Later, Log};
-
-/// Aborts the test process (with a message) if a test hangs: dropped at the
-/// end of the test, it releases its thread.
-struct Deadline(Option<mpsc::Sender<()>>);
-
-impl Deadline {
-    fn new(what: &'static str) -> Deadline {
-        let (tx, rx) = mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(60)) {
-                eprintln!("{what}: still running after 60 s");
-                std::process::abort();
-            }
-        });
-        Deadline(Some(tx))
-    }
-}
-
-impl Drop for Deadline {
-    fn drop(&mut self) {
-        self.0.take();
-    }
-}
+use util::{Deadline, Later, Log};
 
 fn pid(raw: u32) -> Pid {
     Pid::from_raw(raw as i32).expect("positive pid")
@@ -90,7 +66,10 @@ fn run_for(event_loop: &EventLoop, ms: u64) {
 
 #[test]
 fn exit_status_delivered_exactly_once() {
-    let _deadline = Deadline::new("exit_status_delivered_exactly_once");
+    let _deadline = Deadline::new(
+        "exit_status_delivered_exactly_once",
+        Duration::from_secs(60),
+    );
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let log = Log::new();
@@ -111,7 +90,7 @@ fn exit_status_delivered_exactly_once() {
 
 #[test]
 fn child_that_exits_at_once() {
-    let _deadline = Deadline::new("child_that_exits_at_once");
+    let _deadline = Deadline::new("child_that_exits_at_once", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let log = Log::new();
     let l = log.clone();
@@ -128,7 +107,7 @@ fn child_that_exits_at_once() {
 
 #[test]
 fn watch_a_child_that_already_exited() {
-    let _deadline = Deadline::new("watch_a_child_that_already_exited");
+    let _deadline = Deadline::new("watch_a_child_that_already_exited", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let child = sh("exit 7").spawn().unwrap();
     let raw = child.id();
@@ -152,7 +131,10 @@ fn watch_a_child_that_already_exited() {
 
 #[test]
 fn killed_by_signal_with_resource_usage() {
-    let _deadline = Deadline::new("killed_by_signal_with_resource_usage");
+    let _deadline = Deadline::new(
+        "killed_by_signal_with_resource_usage",
+        Duration::from_secs(60),
+    );
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let got = Rc::new(Cell::new(None));
@@ -178,7 +160,7 @@ fn killed_by_signal_with_resource_usage() {
 
 #[test]
 fn kill_after_exit_is_an_error() {
-    let _deadline = Deadline::new("kill_after_exit_is_an_error");
+    let _deadline = Deadline::new("kill_after_exit_is_an_error", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let token = Later::<ChildToken>::new();
@@ -207,7 +189,7 @@ fn kill_after_exit_is_an_error() {
 
 #[test]
 fn stopped_continued_then_terminated() {
-    let _deadline = Deadline::new("stopped_continued_then_terminated");
+    let _deadline = Deadline::new("stopped_continued_then_terminated", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let log = Log::new();
@@ -242,7 +224,7 @@ fn stopped_continued_then_terminated() {
 
 #[test]
 fn callback_may_remove_its_source() {
-    let _deadline = Deadline::new("callback_may_remove_its_source");
+    let _deadline = Deadline::new("callback_may_remove_its_source", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let calls = Rc::new(Cell::new(0));
@@ -267,7 +249,7 @@ fn callback_may_remove_its_source() {
 
 #[test]
 fn remove_stops_watching() {
-    let _deadline = Deadline::new("remove_stops_watching");
+    let _deadline = Deadline::new("remove_stops_watching", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let child = handle
@@ -313,7 +295,7 @@ fn bad_pids_are_refused() {
 
 #[test]
 fn a_pid_is_watched_once() {
-    let _deadline = Deadline::new("a_pid_is_watched_once");
+    let _deadline = Deadline::new("a_pid_is_watched_once", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let child = handle
@@ -330,7 +312,7 @@ fn a_pid_is_watched_once() {
 
 #[test]
 fn dropping_the_loop_unwatches() {
-    let _deadline = Deadline::new("dropping_the_loop_unwatches");
+    let _deadline = Deadline::new("dropping_the_loop_unwatches", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let child = handle
@@ -373,7 +355,7 @@ fn dropping_the_loop_unwatches() {
 
 #[test]
 fn spawn_with_piped_output() {
-    let _deadline = Deadline::new("spawn_with_piped_output");
+    let _deadline = Deadline::new("spawn_with_piped_output", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let status = Rc::new(Cell::new(None));
@@ -425,7 +407,10 @@ fn spawn_failure_starts_nothing() {
 
 #[test]
 fn panic_in_the_exit_callback_still_removes_the_source() {
-    let _deadline = Deadline::new("panic_in_the_exit_callback_still_removes_the_source");
+    let _deadline = Deadline::new(
+        "panic_in_the_exit_callback_still_removes_the_source",
+        Duration::from_secs(60),
+    );
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let child = handle
@@ -442,7 +427,10 @@ fn panic_in_the_exit_callback_still_removes_the_source() {
 
 #[test]
 fn loops_in_several_threads_get_their_own_children() {
-    let _deadline = Deadline::new("loops_in_several_threads_get_their_own_children");
+    let _deadline = Deadline::new(
+        "loops_in_several_threads_get_their_own_children",
+        Duration::from_secs(60),
+    );
     let threads: Vec<_> = (0..3)
         .map(|t| {
             std::thread::spawn(move || {

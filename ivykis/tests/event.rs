@@ -13,13 +13,13 @@ use std::time::Duration;
 use ivykis::{Error, EventAction, EventLoop, Handle, PostError, Poster, SendError, Sender, Token};
 use util::Log;
 
-/// Fails the test instead of hanging it if a wake-up is lost.
+/// Fails the test instead of hanging it.
 fn watchdog(handle: &Handle) {
-    handle
-        .add_timer_after(Duration::from_secs(60), |_| -> () {
-            panic!("watchdog: the loop waited 60 s for a post that never came")
-        })
-        .unwrap();
+    util::watchdog_after(
+        handle,
+        Duration::from_secs(60),
+        "the loop waited 60 s for a post that never came",
+    );
 }
 
 #[test]

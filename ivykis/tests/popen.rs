@@ -4,37 +4,17 @@
 //! by the library per pid, and the tests check their own pids only (never
 //! `wait(-1)`).
 
+mod util;
+
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::rc::Rc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ivykis::{ChildStatus, Error, EventLoop, FdAction, Interest, Popen, PopenMode};
 use rustix::process::{test_kill_process, waitpid, Pid, WaitOptions};
-
-/// Aborts the test process (with a message) if a test hangs.
-struct Deadline(Option<mpsc::Sender<()>>);
-
-impl Deadline {
-    fn new(what: &'static str) -> Deadline {
-        let (tx, rx) = mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(60)) {
-                eprintln!("{what}: still running after 60 s");
-                std::process::abort();
-            }
-        });
-        Deadline(Some(tx))
-    }
-}
-
-impl Drop for Deadline {
-    fn drop(&mut self) {
-        self.0.take();
-    }
-}
+use util::Deadline;
 
 /// Whether child `raw` is gone: reaped by the library, so neither our child
 /// nor (barring an unlikely pid reuse) a process at all.
@@ -75,7 +55,10 @@ fn collect(
 
 #[test]
 fn read_mode_gets_the_output_and_the_status() {
-    let _deadline = Deadline::new("read_mode_gets_the_output_and_the_status");
+    let _deadline = Deadline::new(
+        "read_mode_gets_the_output_and_the_status",
+        Duration::from_secs(60),
+    );
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let (pipe, child) = handle
@@ -93,7 +76,7 @@ fn read_mode_gets_the_output_and_the_status() {
 
 #[test]
 fn write_mode_feeds_the_input() {
-    let _deadline = Deadline::new("write_mode_feeds_the_input");
+    let _deadline = Deadline::new("write_mode_feeds_the_input", Duration::from_secs(60));
     let dir = std::env::temp_dir().join(format!("ivykis-popen-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("write_mode");
@@ -133,7 +116,7 @@ fn write_mode_feeds_the_input() {
 
 #[test]
 fn close_ends_a_running_child() {
-    let _deadline = Deadline::new("close_ends_a_running_child");
+    let _deadline = Deadline::new("close_ends_a_running_child", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let (pipe, child) = handle.popen("sleep", ["60"], PopenMode::Read).unwrap();
@@ -146,7 +129,7 @@ fn close_ends_a_running_child() {
 
 #[test]
 fn dropping_the_popen_closes_it() {
-    let _deadline = Deadline::new("dropping_the_popen_closes_it");
+    let _deadline = Deadline::new("dropping_the_popen_closes_it", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let (_pipe, child) = handle.popen("sleep", ["60"], PopenMode::Write).unwrap();
@@ -158,7 +141,7 @@ fn dropping_the_popen_closes_it() {
 
 #[test]
 fn close_escalates_to_sigkill() {
-    let _deadline = Deadline::new("close_escalates_to_sigkill");
+    let _deadline = Deadline::new("close_escalates_to_sigkill", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     // Ignores SIGTERM (inherited across exec), and says so once it does.
@@ -189,7 +172,7 @@ fn close_escalates_to_sigkill() {
 
 #[test]
 fn close_after_the_child_exited() {
-    let _deadline = Deadline::new("close_after_the_child_exited");
+    let _deadline = Deadline::new("close_after_the_child_exited", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let (pipe, child) = handle.popen("echo", ["bye"], PopenMode::Read).unwrap();
@@ -207,7 +190,10 @@ fn close_after_the_child_exited() {
 
 #[test]
 fn a_program_that_cannot_run_exits_127() {
-    let _deadline = Deadline::new("a_program_that_cannot_run_exits_127");
+    let _deadline = Deadline::new(
+        "a_program_that_cannot_run_exits_127",
+        Duration::from_secs(60),
+    );
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let (pipe, child) = handle
@@ -241,7 +227,10 @@ fn nul_bytes_and_a_gone_loop_are_errors() {
 
 #[test]
 fn popen_outliving_its_loop_is_harmless() {
-    let _deadline = Deadline::new("popen_outliving_its_loop_is_harmless");
+    let _deadline = Deadline::new(
+        "popen_outliving_its_loop_is_harmless",
+        Duration::from_secs(60),
+    );
     let event_loop = EventLoop::new().unwrap();
     let (pipe, child): (File, Popen) = event_loop
         .handle()

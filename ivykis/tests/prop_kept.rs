@@ -9,12 +9,15 @@
 //! iteration ends with a task that quits the loop, so one `run` is one
 //! iteration: the due timers, then one round of tasks.
 
+mod util;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use ivykis::{Error, EventLoop, TaskAction, TaskToken, TimerAction, TimerToken};
 use proptest::prelude::*;
+use util::Deadline;
 
 const TIMERS: usize = 4;
 const TASKS: usize = 3;
@@ -77,21 +80,10 @@ fn iterate(timers: &mut [State], tasks: &mut [State], repost: &mut [bool]) -> Ve
     fired
 }
 
-/// Ends the test process if the tests hang (a loop that should have
-/// returned after one iteration kept waiting).
-fn watchdog() {
-    static STARTED: std::sync::Once = std::sync::Once::new();
-    STARTED.call_once(|| {
-        std::thread::spawn(|| {
-            std::thread::sleep(Duration::from_secs(300));
-            eprintln!("prop_kept: watchdog: still running after 300 s");
-            std::process::abort();
-        });
-    });
-}
-
 fn run_scenario(ops: &[Op]) -> Result<(), TestCaseError> {
-    watchdog();
+    // A loop that should have returned after one iteration and kept
+    // waiting ends the test process instead of hanging it.
+    let _deadline = Deadline::new("prop_kept scenario", Duration::from_secs(60));
     let event_loop = EventLoop::new().unwrap();
     let h = event_loop.handle();
     let log: Rc<RefCell<Vec<String>>> = Rc::default();

@@ -12,11 +12,13 @@
 //! stress and fault programs in `tests/stress/` and `tests/fault/`
 //! (`tests/stress/run.sh`).
 
+mod util;
+
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -25,6 +27,7 @@ use ivykis::{
     EventAction, EventLoop, FdAction, Interest, Poster, Ready, SignalFlags, TaskAction,
     TimerAction, TimerToken, WorkPool,
 };
+use util::Deadline;
 
 /// A deterministic xorshift generator (no dependency on `rand`).
 struct Rng(u64);
@@ -44,35 +47,9 @@ impl Rng {
     }
 }
 
-/// Ends the test process with a message if the workload has not finished
-/// within two minutes (a lost wake-up leaves a loop asleep forever), rather
-/// than hanging the test run. Disarmed when dropped.
-struct Watchdog(Arc<AtomicBool>);
-
-impl Watchdog {
-    fn start(what: &'static str) -> Watchdog {
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
-        thread::spawn(move || {
-            let deadline = std::time::Instant::now() + Duration::from_secs(120);
-            while std::time::Instant::now() < deadline {
-                if flag.load(SeqCst) {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(50));
-            }
-            eprintln!("watchdog: {what} did not finish within 120 s (a lost wake-up?)");
-            std::process::abort();
-        });
-        Watchdog(done)
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.0.store(true, SeqCst);
-    }
-}
+/// A lost wake-up leaves a loop asleep forever: each workload ends the test
+/// process with a message if it has not finished within two minutes.
+const WORKLOAD_LIMIT: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------------------
 // Many loops posting events to each other.
@@ -81,7 +58,7 @@ impl Drop for Watchdog {
 /// a task (a batch per round); every post is announced in a per-pair
 /// counter first and must be taken by the recipient's callback.
 fn events_between_loops(threads: usize, per_peer: u64) {
-    let _watchdog = Watchdog::start("events between loops");
+    let _watchdog = Deadline::new("events between loops", WORKLOAD_LIMIT);
     let pending: Arc<Vec<AtomicU64>> =
         Arc::new((0..threads * threads).map(|_| AtomicU64::new(0)).collect());
     let posters: Arc<Mutex<Vec<Option<Poster>>>> = Arc::new(Mutex::new(vec![None; threads]));
@@ -183,7 +160,7 @@ fn events_between_64_loops_long() {
 /// callbacks removes another timer at random. Every timer fires once, not
 /// early, in deadline order, unless it was removed first.
 fn timers_with_churn(count: usize, window: Duration) {
-    let _watchdog = Watchdog::start("timers with churn");
+    let _watchdog = Deadline::new("timers with churn", WORKLOAD_LIMIT);
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let mut rng = Rng(0x1234_5678);
@@ -254,7 +231,7 @@ fn timers_2m_with_churn_long() {
 /// rounds of a byte written into `per_round` random pairs, every byte read
 /// by its callback exactly once.
 fn many_descriptors(pairs: usize, rounds: usize, per_round: usize) {
-    let _watchdog = Watchdog::start("many descriptors");
+    let _watchdog = Deadline::new("many descriptors", WORKLOAD_LIMIT);
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let outstanding = Rc::new(Cell::new(0usize));
@@ -348,7 +325,7 @@ impl ThreadRef {
 /// the loop's thread only: all of them have arrived once its callbacks
 /// run, so removing the source, which restores SIG_DFL, is safe.)
 fn signal_storm(senders: usize, each: u64) {
-    let _watchdog = Watchdog::start("signal storm");
+    let _watchdog = Deadline::new("signal storm", WORKLOAD_LIMIT);
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let total = senders as u64 * each;
@@ -409,7 +386,7 @@ fn signal_storm_8x100000_long() {
 /// the loop runs until everything so far has completed, so workers of
 /// earlier pools end while later pools start.
 fn work_pool_churn(generations: usize, jobs: usize) {
-    let _watchdog = Watchdog::start("work pool churn");
+    let _watchdog = Deadline::new("work pool churn", WORKLOAD_LIMIT);
     let event_loop = EventLoop::new().unwrap();
     let handle = event_loop.handle();
     let started = Arc::new(AtomicUsize::new(0));

@@ -15,11 +15,11 @@ use ivykis::{Error, EventAction, EventLoop, Handle, WorkPool};
 
 /// Fails the test instead of hanging it.
 fn watchdog(handle: &Handle) -> ivykis::TimerToken {
-    handle
-        .add_timer_after(Duration::from_secs(60), |_| -> () {
-            panic!("watchdog: the pool did not finish within 60 s")
-        })
-        .unwrap()
+    util::watchdog_after(
+        handle,
+        Duration::from_secs(60),
+        "the pool did not finish within 60 s",
+    )
 }
 
 #[test]

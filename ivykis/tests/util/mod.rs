@@ -6,6 +6,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use ivykis::{Handle, TimerAction, TimerToken};
@@ -104,9 +105,43 @@ impl Drop for Tracked {
 /// seconds (instead of hanging). Remove it before expecting `run` to return
 /// for lack of sources.
 pub fn watchdog(handle: &Handle) -> TimerToken {
+    watchdog_after(
+        handle,
+        Duration::from_secs(10),
+        "the loop ran for 10 s without finishing the test",
+    )
+}
+
+/// [`watchdog`] with its own delay and message.
+pub fn watchdog_after(handle: &Handle, delay: Duration, what: &'static str) -> TimerToken {
     handle
-        .add_timer_after(Duration::from_secs(10), |_| -> TimerAction {
-            panic!("watchdog: the loop ran for 10 s without finishing the test")
+        .add_timer_after(delay, move |_| -> TimerAction {
+            panic!("watchdog: {what}")
         })
         .expect("watchdog")
+}
+
+/// Aborts the test process with a message if it is still alive `limit`
+/// after this was made (for hangs a loop timer cannot catch: a thread
+/// stuck outside the loop, or a loop that never wakes); dropping it
+/// releases its thread.
+pub struct Deadline(Option<mpsc::Sender<()>>);
+
+impl Deadline {
+    pub fn new(what: &'static str, limit: Duration) -> Deadline {
+        let (tx, rx) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+                eprintln!("{what}: still running after {} s", limit.as_secs());
+                std::process::abort();
+            }
+        });
+        Deadline(Some(tx))
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        self.0.take();
+    }
 }
