@@ -209,6 +209,3 @@ pub enum Lookup {
     /// Not registered any more: skip the remaining bands too.
     Gone,
 }
-
-/// The order in which one ready descriptor's bands are dispatched.
-pub const DISPATCH_ORDER: [Bands; 3] = [Bands::ERR, Bands::IN, Bands::OUT];

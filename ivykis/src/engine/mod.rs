@@ -406,8 +406,9 @@ fn dispatch_fds(cell: &RefCell<Loop>, events: &[Event]) {
         let Some(key) = slab::Key::from_raw(token) else {
             continue;
         };
-        // The bands in `fd::DISPATCH_ORDER`, written out: this is the
-        // hottest loop of the library.
+        // One ready descriptor's bands in SPEC order (error, input,
+        // output), written out rather than looped over: this is the hottest
+        // loop of the library.
         if ready.contains(Bands::ERR) && !dispatch_band(cell, key, Bands::ERR) {
             continue;
         }
